@@ -1,0 +1,56 @@
+//! `medseg`: a thin command-line front end over the `medseg` library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod device;
+
+/// 2D medical image segmentation: MSA-U2Net and baselines, training, evaluation and scoring.
+#[derive(Parser, Debug)]
+#[command(name = "medseg", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Print a model's parameters, FLOPs and output shapes.
+    Info(cmd::info::InfoArgs),
+    /// Score saved probability maps against ground-truth masks.
+    Score(cmd::score::ScoreArgs),
+    /// Dataset tools (check a dataset tree).
+    #[command(subcommand)]
+    Data(cmd::data::DataCmd),
+    /// Generate a procedural dataset (vessels or lesions) in an official layout.
+    Synth(cmd::synth::SynthArgs),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Info(args) => cmd::info::run(args),
+        Cmd::Score(args) => cmd::score::run(args),
+        Cmd::Data(args) => cmd::data::run(args),
+        Cmd::Synth(args) => cmd::synth::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The library's one error type. Every variant names the file or value at fault.
+
+use std::path::PathBuf;
+
+/// Errors returned by the medseg library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file the dataset layout requires is absent.
+    #[error("missing file: {path}")]
+    MissingFile { path: PathBuf },
+    /// A folder does not have the expected layout.
+    #[error("bad layout under {root}: expected {expected}")]
+    BadLayout { root: PathBuf, expected: String },
+    /// An image and its mask (or FOV) differ in size.
+    #[error("size mismatch for {path}: image is {image:?} (w, h) but this file is {mask:?}")]
+    ShapeMismatch {
+        path: PathBuf,
+        image: (u32, u32),
+        mask: (u32, u32),
+    },
+    /// A file could not be decoded.
+    #[error("cannot decode {path}: {reason}")]
+    Decode { path: PathBuf, reason: String },
+    /// A mask holds values other than the allowed binary ones.
+    #[error("non-binary mask {path}: {reason}")]
+    NonBinaryMask { path: PathBuf, reason: String },
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    /// An unknown name (model, dataset, preset) was asked for.
+    #[error("unknown {kind} '{name}' (valid: {valid})")]
+    Unknown {
+        kind: &'static str,
+        name: String,
+        valid: String,
+    },
+    /// Any I/O failure, with the path it concerns.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Inputs that cannot be combined (lengths, shapes).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+}
+
+/// Result alias for the library.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
