@@ -1,8 +1,88 @@
-//! `medseg info` (stub).
+//! `medseg info`: parameters, FLOPs and output shapes of a model preset.
 
+use anyhow::Context;
+use burn::prelude::*;
+use medseg::models::ModelName;
+use medseg::nn::Form;
+
+/// Arguments of `medseg info`.
 #[derive(clap::Args, Debug)]
-pub struct InfoArgs {}
+pub struct InfoArgs {
+    /// Model preset: u2net, u2netp, unet, unet-pp, unet-pp-ds, msa-u2net, msa-u2net-tiny.
+    #[arg(long, value_parser = parse_model)]
+    pub model: ModelName,
+    /// Input shape CxHxW for the FLOPs count and output shapes.
+    #[arg(long, default_value = "3x256x256", value_parser = parse_input)]
+    pub input: [usize; 3],
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn run(_args: InfoArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not implemented yet")
+fn parse_model(s: &str) -> Result<ModelName, String> {
+    ModelName::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_input(s: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = s.split(['x', 'X']).collect();
+    let bad = || format!("expected CxHxW with positive integers (e.g. 3x256x256), got '{s}'");
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let mut out = [0usize; 3];
+    for (o, p) in out.iter_mut().zip(parts) {
+        *o = p.trim().parse().map_err(|_| bad())?;
+        if *o == 0 {
+            return Err(bad());
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `medseg info`.
+pub fn run(args: InfoArgs) -> anyhow::Result<()> {
+    let [c, h, w] = args.input;
+    let device = crate::device::select_device(crate::device::DeviceKind::Cpu)?;
+    let config = args.model.config().with_in_channels(c);
+    let net = config.init(&device).context("building the model")?;
+    let params = net.trainable_params();
+    let macs = net.macs([h, w], Form::Deploy);
+    let macs_train = net.macs([h, w], Form::Train);
+    let out = net.forward(Tensor::<4>::zeros([1, c, h, w], &device));
+    let fused = out.fused.dims();
+    let sides: Vec<[usize; 4]> = out.sides.iter().map(|s| s.dims()).collect();
+    if args.json {
+        let v = serde_json::json!({
+            "model": args.model.as_str(),
+            "input": [1, c, h, w],
+            "trainable_params": params,
+            "macs": macs,
+            "gflops": 2.0 * macs as f64 / 1e9,
+            "macs_train_form": macs_train,
+            "gflops_train_form": 2.0 * macs_train as f64 / 1e9,
+            "outputs": { "fused": fused, "sides": sides },
+            "config": config,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("model             {}", args.model.as_str());
+        println!("input             [1, {c}, {h}, {w}]");
+        println!("trainable params  {params}");
+        println!(
+            "MACs              {macs} ({:.3} GMACs, deployed form)",
+            macs as f64 / 1e9
+        );
+        println!(
+            "FLOPs (2 x MACs)  {:.3} G deployed, {:.3} G as trained",
+            2.0 * macs as f64 / 1e9,
+            2.0 * macs_train as f64 / 1e9
+        );
+        println!("fused output      {fused:?}");
+        println!(
+            "side outputs      {} x {:?}",
+            sides.len(),
+            sides.first().copied().unwrap_or(fused)
+        );
+    }
+    Ok(())
 }

@@ -1,6 +1,21 @@
 //! The model zoo. Every model returns logits ([`SegOutput`]); no sigmoid inside.
+//!
+//! - [`u2net`]: the U2-Net family (U2-Net, U2-NetP) on RSU blocks, which also hosts our
+//!   network's presets from [`msa_u2net`].
+//! - [`unet`]: U-Net and UNet++ on VGG blocks.
 
+pub mod msa_u2net;
+pub mod u2net;
+pub mod unet;
+
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::nn::Form;
+
+pub use u2net::{NodeKind, Stage, U2Net, U2NetConfig};
+pub use unet::{Unet, UnetConfig};
 
 /// What every segmentation model returns: logits, never probabilities.
 ///
@@ -14,4 +29,200 @@ pub struct SegOutput {
     pub fused: Tensor<4>,
     /// Side output logits, each `[B, 1, H, W]`.
     pub sides: Vec<Tensor<4>>,
+}
+
+/// The named model presets (CLI `--model` and config `model.preset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelName {
+    /// U2-Net (44.0 M parameters).
+    U2net,
+    /// U2-NetP (1.13 M parameters).
+    U2netp,
+    /// U-Net, VGG blocks, widths 32..512.
+    Unet,
+    /// UNet++ (NestedUNet), widths 32..512, no deep supervision.
+    UnetPp,
+    /// UNet++ with deep supervision (four 1x1 heads).
+    UnetPpDs,
+    /// MSA-U2Net, our default network (<= 1.0 M parameters).
+    MsaU2net,
+    /// MSA-U2Net-tiny (<= 0.15 M parameters).
+    MsaU2netTiny,
+}
+
+impl ModelName {
+    /// All presets, in display order.
+    pub const ALL: [ModelName; 7] = [
+        ModelName::U2net,
+        ModelName::U2netp,
+        ModelName::Unet,
+        ModelName::UnetPp,
+        ModelName::UnetPpDs,
+        ModelName::MsaU2net,
+        ModelName::MsaU2netTiny,
+    ];
+
+    /// The kebab-case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ModelName::U2net => "u2net",
+            ModelName::U2netp => "u2netp",
+            ModelName::Unet => "unet",
+            ModelName::UnetPp => "unet-pp",
+            ModelName::UnetPpDs => "unet-pp-ds",
+            ModelName::MsaU2net => "msa-u2net",
+            ModelName::MsaU2netTiny => "msa-u2net-tiny",
+        }
+    }
+
+    /// Parses a kebab-case name, listing the valid ones on a miss.
+    pub fn parse(name: &str) -> crate::Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == name)
+            .ok_or_else(|| crate::Error::Unknown {
+                kind: "model",
+                name: name.to_string(),
+                valid: Self::ALL.map(|m| m.as_str()).join(", "),
+            })
+    }
+
+    /// The preset's configuration.
+    pub fn config(&self) -> ModelConfig {
+        match self {
+            ModelName::U2net => ModelConfig::U2net(U2NetConfig::full()),
+            ModelName::U2netp => ModelConfig::U2net(U2NetConfig::lite()),
+            ModelName::Unet => ModelConfig::Unet(UnetConfig::classic()),
+            ModelName::UnetPp => ModelConfig::Unet(UnetConfig::nested()),
+            ModelName::UnetPpDs => {
+                ModelConfig::Unet(UnetConfig::nested().with_deep_supervision(true))
+            }
+            ModelName::MsaU2net => ModelConfig::U2net(U2NetConfig::msa()),
+            ModelName::MsaU2netTiny => ModelConfig::U2net(U2NetConfig::msa_tiny()),
+        }
+    }
+}
+
+/// A model configuration: one variant per network type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// The U2-Net family (U2-Net, U2-NetP, MSA-U2Net).
+    U2net(U2NetConfig),
+    /// U-Net / UNet++.
+    Unet(UnetConfig),
+}
+
+impl ModelConfig {
+    /// Checks the configuration.
+    pub fn validate(&self) -> crate::Result<()> {
+        match self {
+            ModelConfig::U2net(c) => c.validate(),
+            ModelConfig::Unet(c) => c.validate(),
+        }
+    }
+
+    /// Input channels the model expects.
+    pub fn in_channels(&self) -> usize {
+        match self {
+            ModelConfig::U2net(c) => c.in_channels,
+            ModelConfig::Unet(c) => c.in_channels,
+        }
+    }
+
+    /// Returns a copy with `in_channels` replaced.
+    pub fn with_in_channels(&self, n: usize) -> Self {
+        match self.clone() {
+            ModelConfig::U2net(c) => ModelConfig::U2net(c.with_in_channels(n)),
+            ModelConfig::Unet(c) => ModelConfig::Unet(c.with_in_channels(n)),
+        }
+    }
+
+    /// Validates, then builds the network.
+    pub fn init(&self, device: &Device) -> crate::Result<SegNet> {
+        self.validate()?;
+        Ok(match self {
+            ModelConfig::U2net(c) => SegNet::U2net(c.init(device)),
+            ModelConfig::Unet(c) => SegNet::Unet(c.init(device)),
+        })
+    }
+}
+
+/// Any model of the zoo.
+#[derive(Module, Debug)]
+pub enum SegNet {
+    /// A U2-Net-family network.
+    U2net(U2Net),
+    /// A U-Net / UNet++.
+    Unet(Unet),
+}
+
+impl SegNet {
+    /// Forward pass: logits.
+    ///
+    /// # Shapes
+    /// `[B, C, H, W]` -> [`SegOutput`] with maps `[B, 1, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> SegOutput {
+        match self {
+            SegNet::U2net(m) => m.forward(x),
+            SegNet::Unet(m) => m.forward(x),
+        }
+    }
+
+    /// Multiply-accumulates of one forward pass of one `[h, w]` image (convolutions only), as
+    /// trained or as deployed (see [`crate::nn::flops`]).
+    pub fn macs(&self, size: [usize; 2], form: Form) -> u64 {
+        match self {
+            SegNet::U2net(m) => m.macs(size, form),
+            SegNet::Unet(m) => m.macs(size, form),
+        }
+    }
+
+    /// Trainable parameters (BatchNorm running statistics are not counted).
+    pub fn trainable_params(&self) -> usize {
+        trainable_params(self)
+    }
+}
+
+/// Counts trainable parameters: every float [`Param`], excluding BatchNorm running statistics
+/// (`running_mean`, `running_var`), which burn's `num_params` includes.
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    #[derive(Default)]
+    struct Counter {
+        path: Vec<String>,
+        count: usize,
+    }
+    impl ModuleVisitor for Counter {
+        fn enter_module(&mut self, name: &str, _container_type: &str) {
+            self.path.push(name.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let running = matches!(
+                self.path.last().map(String::as_str),
+                Some("running_mean" | "running_var")
+            );
+            if !running {
+                self.count += param.lazy_shape().num_elements();
+            }
+        }
+    }
+    let mut counter = Counter::default();
+    module.visit(&mut counter);
+    counter.count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::BatchNormConfig;
+
+    #[test]
+    fn batchnorm_running_stats_are_not_trainable() {
+        let bn = BatchNormConfig::new(4).init(&Device::flex());
+        assert_eq!(trainable_params(&bn), 8);
+    }
 }

@@ -1,0 +1,92 @@
+//! Convolution + BatchNorm (+ optional ReLU), any kernel shape and dilation, "same" padding.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::prelude::*;
+
+use super::flops::{Form, Macs};
+
+/// Configuration of a [`ConvBn`] layer.
+#[derive(Config, Debug)]
+pub struct ConvBnConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel size `[kh, kw]` (odd values; 1xk and kx1 allowed).
+    #[config(default = "[3, 3]")]
+    pub kernel: [usize; 2],
+    /// Dilation `[dh, dw]`; padding is `dilation * (kernel - 1) / 2` so the size is kept.
+    #[config(default = "[1, 1]")]
+    pub dilation: [usize; 2],
+    /// Whether the convolution has a bias (U2-Net and UNet++ do; re-parameterisable branches don't).
+    #[config(default = true)]
+    pub bias: bool,
+    /// Whether a ReLU follows the BatchNorm.
+    #[config(default = true)]
+    pub relu: bool,
+}
+
+/// `conv -> BatchNorm -> (ReLU)`, stride 1, spatial size preserved.
+///
+/// # Shapes
+/// `[B, in_channels, H, W]` -> `[B, out_channels, H, W]`
+#[derive(Module, Debug)]
+pub struct ConvBn {
+    /// The convolution.
+    pub conv: Conv2d,
+    /// The batch normalisation.
+    pub bn: BatchNorm,
+    /// Whether a ReLU follows.
+    #[module(skip)]
+    pub relu: bool,
+}
+
+impl ConvBnConfig {
+    /// Builds the layer.
+    pub fn init(&self, device: &Device) -> ConvBn {
+        assert!(
+            self.kernel.iter().all(|k| k % 2 == 1),
+            "ConvBn kernel must be odd to keep the size, got {:?}",
+            self.kernel
+        );
+        let pad = [
+            self.dilation[0] * (self.kernel[0] - 1) / 2,
+            self.dilation[1] * (self.kernel[1] - 1) / 2,
+        ];
+        let conv = Conv2dConfig::new([self.in_channels, self.out_channels], self.kernel)
+            .with_dilation(self.dilation)
+            .with_padding(PaddingConfig2d::Explicit(pad[0], pad[1], pad[0], pad[1]))
+            .with_bias(self.bias)
+            .init(device);
+        ConvBn {
+            conv,
+            bn: BatchNormConfig::new(self.out_channels).init(device),
+            relu: self.relu,
+        }
+    }
+}
+
+impl ConvBn {
+    /// Forward pass; see [`ConvBn`] for shapes.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.bn.forward(self.conv.forward(x));
+        if self.relu {
+            burn::tensor::activation::relu(x)
+        } else {
+            x
+        }
+    }
+
+    /// Output channels.
+    pub fn out_channels(&self) -> usize {
+        self.conv.weight.shape().dims::<4>()[0]
+    }
+}
+
+impl Macs for ConvBn {
+    fn macs(&self, [h, w]: [usize; 2], _form: Form) -> u64 {
+        let [o, i, kh, kw] = self.conv.weight.shape().dims::<4>();
+        (o * i * kh * kw) as u64 * (h * w) as u64
+    }
+}

@@ -1,0 +1,204 @@
+//! Model zoo: parameter counts of the references, output shapes, gradients, budgets.
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::prelude::*;
+use medseg::models::{ModelConfig, ModelName, SegNet};
+use medseg::nn::Form;
+
+fn build(name: ModelName, device: &Device) -> SegNet {
+    name.config().init(device).expect("presets are valid")
+}
+
+/// Trainable-parameter counts of the PyTorch references (BatchNorm running stats excluded):
+/// U2-Net and U2-NetP from xuebinqin/U-2-Net `model/u2net.py`; UNet++ and U-Net from the common
+/// `NestedUNet`/`UNet` definitions (VGG blocks, widths 32..512, 3 in, 1 out).
+#[test]
+fn reference_parameter_counts() {
+    let device = Device::flex();
+    for (name, expected) in [
+        (ModelName::U2net, 44_009_869),
+        (ModelName::U2netp, 1_131_181),
+        (ModelName::UnetPp, 9_163_329),
+        (ModelName::Unet, 7_852_545),
+        // four 1x1 heads (32 -> 1) instead of one: 3 more 33-parameter convs
+        (ModelName::UnetPpDs, 9_163_329 + 3 * 33),
+    ] {
+        assert_eq!(
+            build(name, &device).trainable_params(),
+            expected,
+            "{}",
+            name.as_str()
+        );
+    }
+}
+
+#[test]
+fn msa_u2net_within_budget() {
+    let device = Device::flex();
+    let net = build(ModelName::MsaU2net, &device);
+    let params = net.trainable_params();
+    let gflops = 2.0 * net.macs([256, 256], Form::Deploy) as f64 / 1e9;
+    assert!(params <= 1_000_000, "msa-u2net has {params} parameters");
+    assert!(gflops <= 4.0, "msa-u2net needs {gflops} GFLOPs at 256x256");
+    let tiny = build(ModelName::MsaU2netTiny, &device).trainable_params();
+    assert!(tiny <= 150_000, "msa-u2net-tiny has {tiny} parameters");
+}
+
+/// U2-NetP is "about 25 GFLOPs" at 256x256 (thop-style conv-only count, 2 x MACs).
+#[test]
+fn u2netp_flops_match_the_usual_figure() {
+    let net = build(ModelName::U2netp, &Device::flex());
+    assert_eq!(net.macs([256, 256], Form::Train), 12_643_897_344);
+    assert_eq!(net.macs([256, 256], Form::Deploy), 12_643_897_344);
+}
+
+#[test]
+fn output_shapes_match_input_including_odd_sizes() {
+    let device = Device::flex();
+    for name in ModelName::ALL {
+        if name == ModelName::U2net {
+            continue; // covered by the ignored heavy test
+        }
+        let net = build(name, &device);
+        for [h, w] in [[64, 64], [61, 47]] {
+            let out = net.forward(Tensor::<4>::random(
+                [2, 3, h, w],
+                burn::tensor::Distribution::Default,
+                &device,
+            ));
+            assert_eq!(out.fused.dims(), [2, 1, h, w], "{} fused", name.as_str());
+            for side in &out.sides {
+                assert_eq!(side.dims(), [2, 1, h, w], "{} side", name.as_str());
+            }
+        }
+    }
+}
+
+struct GradCheck<'a> {
+    grads: &'a burn::tensor::Gradients,
+    missing: usize,
+    non_finite: usize,
+    total: usize,
+    path: Vec<String>,
+}
+
+impl ModuleVisitor for GradCheck<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if matches!(
+            self.path.last().map(String::as_str),
+            Some("running_mean" | "running_var")
+        ) {
+            return;
+        }
+        self.total += 1;
+        match param.val().grad(self.grads) {
+            None => self.missing += 1,
+            Some(g) => {
+                let v = g.into_data().try_to_vec::<f32>().expect("f32 grads");
+                if v.iter().any(|x| !x.is_finite()) {
+                    self.non_finite += 1;
+                }
+            }
+        }
+    }
+}
+
+fn check_gradients(name: ModelName, size: [usize; 2]) {
+    let device = Device::flex().autodiff();
+    let net = build(name, &device);
+    let x = Tensor::<4>::random(
+        [2, 3, size[0], size[1]],
+        burn::tensor::Distribution::Default,
+        &device,
+    );
+    let out = net.forward(x);
+    let loss = out
+        .sides
+        .into_iter()
+        .fold(out.fused.powi_scalar(2).mean(), |acc, s| {
+            acc + s.powi_scalar(2).mean()
+        });
+    let grads = loss.backward();
+    let mut check = GradCheck {
+        grads: &grads,
+        missing: 0,
+        non_finite: 0,
+        total: 0,
+        path: vec![],
+    };
+    net.visit(&mut check);
+    assert!(check.total > 0);
+    assert_eq!(
+        check.missing,
+        0,
+        "{}: {} of {} params without gradient",
+        name.as_str(),
+        check.missing,
+        check.total
+    );
+    assert_eq!(
+        check.non_finite,
+        0,
+        "{}: non-finite gradients",
+        name.as_str()
+    );
+}
+
+#[test]
+fn gradients_are_finite_for_every_parameter() {
+    for name in [
+        ModelName::MsaU2net,
+        ModelName::MsaU2netTiny,
+        ModelName::U2netp,
+        ModelName::Unet,
+        ModelName::UnetPp,
+        ModelName::UnetPpDs,
+    ] {
+        check_gradients(name, [32, 32]);
+    }
+}
+
+#[test]
+#[ignore = "U2-Net is heavy (44 M parameters): run with --ignored"]
+fn u2net_full_shapes_and_gradients() {
+    let device = Device::flex();
+    let net = build(ModelName::U2net, &device);
+    let out = net.forward(Tensor::<4>::random(
+        [1, 3, 61, 47],
+        burn::tensor::Distribution::Default,
+        &device,
+    ));
+    assert_eq!(out.fused.dims(), [1, 1, 61, 47]);
+    assert_eq!(out.sides.len(), 6);
+    check_gradients(ModelName::U2net, [64, 64]);
+}
+
+#[test]
+fn configs_round_trip_through_json() {
+    for name in ModelName::ALL {
+        let cfg = name.config();
+        let json = serde_json::to_string(&cfg).unwrap();
+        let back: ModelConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    }
+}
+
+#[test]
+fn invalid_configs_name_the_field() {
+    let mut cfg = medseg::models::U2NetConfig::msa();
+    cfg.heads = vec![[3, 3]];
+    let err = ModelConfig::U2net(cfg).validate().unwrap_err().to_string();
+    assert!(err.contains("model.heads"), "{err}");
+    assert!(
+        ModelName::parse("unet3")
+            .unwrap_err()
+            .to_string()
+            .contains("msa-u2net")
+    );
+}
