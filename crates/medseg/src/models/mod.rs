@@ -7,6 +7,7 @@
 pub mod msa_u2net;
 pub mod u2net;
 pub mod unet;
+pub mod weights;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
