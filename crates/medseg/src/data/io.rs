@@ -1,0 +1,397 @@
+//! Reading images, probability maps and masks from disk.
+//!
+//! Formats: PNG, JPEG, TIFF, GIF, BMP, PPM/PGM/PBM (and `.gz` of any of them, as STARE ships
+//! `.ppm.gz`), 8 or 16 bit, grey, grey+alpha, RGB or RGBA. The format is taken from the file's
+//! magic bytes, not its extension (STARE's `.ah.ppm` labels are greyscale `P5` data).
+//!
+//! # Mask binarisation policy ([`read_mask`])
+//! The mask is converted to grey (luminance for colour files) in its native range `0..=MAX`
+//! (`MAX` = 255 or 65535), then:
+//! 1. **Label map** — every value is 0 or 1: foreground is 1 (nnU-Net-style labels).
+//! 2. **Multi-label** — the largest value is between 2 and 10: rejected with
+//!    [`Error::NonBinaryMask`] (medseg segments one foreground class).
+//! 3. **Intensity mask** — otherwise foreground is `value > MAX / 2` (`> 127` for 8 bit), so
+//!    DRIVE's palette GIFs (luminance 3/253) and JPEG-compressed masks work. At most 1 % of the
+//!    pixels may lie strictly between 10 % and 90 % of `MAX` (compression, anti-aliased borders);
+//!    more than that is rejected with [`Error::NonBinaryMask`] giving the fraction found.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ImageReader};
+
+use crate::{Error, Result};
+
+/// A single-channel float image, row-major, values usually in `[0, 1]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plane {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<f32>,
+}
+
+/// A binary mask, row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mask {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<bool>,
+}
+
+/// An RGB image as three planar `[0, 1]` float channels (R, G, B), each row-major.
+/// Grey files are replicated into the three channels; alpha is dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RgbPlanes {
+    pub width: u32,
+    pub height: u32,
+    pub planes: [Vec<f32>; 3],
+}
+
+impl Plane {
+    /// A plane filled with `value`.
+    pub fn filled(width: u32, height: u32, value: f32) -> Self {
+        Plane {
+            width,
+            height,
+            data: vec![value; width as usize * height as usize],
+        }
+    }
+
+    /// `(width, height)`.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Value at column `x`, row `y`.
+    pub fn get(&self, x: u32, y: u32) -> f32 {
+        self.data[y as usize * self.width as usize + x as usize]
+    }
+
+    /// Saves as 8-bit grey (values clamped to `[0, 1]`), format from the extension.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes: Vec<u8> = self
+            .data
+            .iter()
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        save_gray8(path, self.width, self.height, bytes)
+    }
+}
+
+impl Mask {
+    /// An all-`value` mask.
+    pub fn filled(width: u32, height: u32, value: bool) -> Self {
+        Mask {
+            width,
+            height,
+            data: vec![value; width as usize * height as usize],
+        }
+    }
+
+    /// `(width, height)`.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// Value at column `x`, row `y`.
+    pub fn get(&self, x: u32, y: u32) -> bool {
+        self.data[y as usize * self.width as usize + x as usize]
+    }
+
+    /// Number of `true` pixels.
+    pub fn count(&self) -> usize {
+        self.data.iter().filter(|&&b| b).count()
+    }
+
+    /// Fraction of `true` pixels (0 for an empty mask).
+    pub fn fraction(&self) -> f64 {
+        if self.data.is_empty() {
+            0.0
+        } else {
+            self.count() as f64 / self.data.len() as f64
+        }
+    }
+
+    /// Intersection over union with `other` (1 when both are empty).
+    pub fn iou(&self, other: &Mask) -> f64 {
+        let (mut inter, mut union) = (0usize, 0usize);
+        for (&a, &b) in self.data.iter().zip(&other.data) {
+            inter += (a && b) as usize;
+            union += (a || b) as usize;
+        }
+        if union == 0 {
+            1.0
+        } else {
+            inter as f64 / union as f64
+        }
+    }
+
+    /// As a 0/1 float plane.
+    pub fn to_plane(&self) -> Plane {
+        Plane {
+            width: self.width,
+            height: self.height,
+            data: self.data.iter().map(|&b| b as u8 as f32).collect(),
+        }
+    }
+
+    /// Saves as 8-bit 0/255 grey, format from the extension (`.gif`, `.png`, `.tif`, ...).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.data.iter().map(|&b| if b { 255 } else { 0 }).collect();
+        save_gray8(path, self.width, self.height, bytes)
+    }
+}
+
+impl RgbPlanes {
+    /// `(width, height)`.
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    /// One channel (0 = R, 1 = G, 2 = B) as a plane.
+    pub fn channel(&self, c: usize) -> Plane {
+        Plane {
+            width: self.width,
+            height: self.height,
+            data: self.planes[c].clone(),
+        }
+    }
+
+    /// Rec. 709 luminance (`0.2126 R + 0.7152 G + 0.0722 B`).
+    pub fn luminance(&self) -> Plane {
+        let [r, g, b] = &self.planes;
+        Plane {
+            width: self.width,
+            height: self.height,
+            data: r
+                .iter()
+                .zip(g)
+                .zip(b)
+                .map(|((r, g), b)| 0.2126 * r + 0.7152 * g + 0.0722 * b)
+                .collect(),
+        }
+    }
+
+    /// Saves as 8-bit RGB (values clamped to `[0, 1]`), format from the extension.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let n = self.width as usize * self.height as usize;
+        let mut bytes = Vec::with_capacity(n * 3);
+        for i in 0..n {
+            for c in 0..3 {
+                bytes.push((self.planes[c][i].clamp(0.0, 1.0) * 255.0).round() as u8);
+            }
+        }
+        let img = image::RgbImage::from_raw(self.width, self.height, bytes)
+            .ok_or_else(|| Error::InvalidInput(format!("bad RGB buffer for {}", path.display())))?;
+        create_parent(path)?;
+        DynamicImage::ImageRgb8(img)
+            .save(path)
+            .map_err(|e| encode_error(path, e))
+    }
+}
+
+fn save_gray8(path: &Path, width: u32, height: u32, bytes: Vec<u8>) -> Result<()> {
+    let img = image::GrayImage::from_raw(width, height, bytes)
+        .ok_or_else(|| Error::InvalidInput(format!("bad grey buffer for {}", path.display())))?;
+    create_parent(path)?;
+    let dynimg = DynamicImage::ImageLuma8(img);
+    let is_gif = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gif"));
+    // The GIF encoder wants RGB(A); the decoder reads it back through the palette.
+    let dynimg = if is_gif {
+        DynamicImage::ImageRgb8(dynimg.to_rgb8())
+    } else {
+        dynimg
+    };
+    dynimg.save(path).map_err(|e| encode_error(path, e))
+}
+
+fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    Ok(())
+}
+
+fn encode_error(path: &Path, e: image::ImageError) -> Error {
+    match e {
+        image::ImageError::IoError(io) => Error::io(path, io),
+        other => Error::InvalidInput(format!("cannot write {}: {other}", path.display())),
+    }
+}
+
+/// Decodes any supported file (see the module docs) into an `image` crate image.
+///
+/// Errors: [`Error::MissingFile`] if `path` does not exist, [`Error::Io`] if it cannot be read,
+/// [`Error::Decode`] if it is corrupt, truncated or of an unsupported format.
+pub fn decode(path: &Path) -> Result<DynamicImage> {
+    if !path.is_file() {
+        return Err(Error::MissingFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let is_gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    let bytes = if is_gz {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(raw.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| decode_error(path, format!("bad gzip data: {e}")))?;
+        out
+    } else {
+        raw
+    };
+    if bytes.is_empty() {
+        return Err(decode_error(path, "file is empty".into()));
+    }
+    let reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| decode_error(path, e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(decode_error(
+            path,
+            "unknown image format (expected PNG, JPEG, TIFF, GIF, BMP or PNM)".into(),
+        ));
+    }
+    reader
+        .decode()
+        .map_err(|e| decode_error(path, e.to_string()))
+}
+
+fn decode_error(path: &Path, reason: String) -> Error {
+    Error::Decode {
+        path: PathBuf::from(path),
+        reason,
+    }
+}
+
+/// Reads a single-channel float plane in `[0, 1]`: the grey value of grey files, the
+/// luminance (Rec. 709) of colour files; 16-bit files are divided by 65535.
+/// This is how saved probability maps are read.
+pub fn read_plane(path: &Path) -> Result<Plane> {
+    let img = decode(path)?;
+    let luma = img.to_luma32f();
+    Ok(Plane {
+        width: luma.width(),
+        height: luma.height(),
+        data: luma.into_raw(),
+    })
+}
+
+/// Reads an image as three float planes in `[0, 1]` (grey files replicated, alpha dropped).
+pub fn read_rgb(path: &Path) -> Result<RgbPlanes> {
+    let img = decode(path)?;
+    let rgb = img.to_rgb32f();
+    let (width, height) = rgb.dimensions();
+    let n = width as usize * height as usize;
+    let mut planes = [vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+    for (i, px) in rgb.pixels().enumerate() {
+        for (plane, v) in planes.iter_mut().zip(px.0) {
+            plane[i] = v;
+        }
+    }
+    Ok(RgbPlanes {
+        width,
+        height,
+        planes,
+    })
+}
+
+/// Reads a binary mask following the module's binarisation policy.
+pub fn read_mask(path: &Path) -> Result<Mask> {
+    let img = decode(path)?;
+    binarise(path, &img)
+}
+
+/// Largest native value of the image's grey conversion (255 or 65535).
+fn native_max(img: &DynamicImage) -> u32 {
+    match img {
+        DynamicImage::ImageLuma8(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageRgb8(_)
+        | DynamicImage::ImageRgba8(_) => 255,
+        _ => 65535,
+    }
+}
+
+fn binarise(path: &Path, img: &DynamicImage) -> Result<Mask> {
+    let max = native_max(img);
+    let (width, height, values): (u32, u32, Vec<u32>) = if max == 255 {
+        let l = img.to_luma8();
+        (
+            l.width(),
+            l.height(),
+            l.into_raw().into_iter().map(u32::from).collect(),
+        )
+    } else {
+        let l = img.to_luma16();
+        (
+            l.width(),
+            l.height(),
+            l.into_raw().into_iter().map(u32::from).collect(),
+        )
+    };
+    let top = values.iter().copied().max().unwrap_or(0);
+    if top <= 1 {
+        return Ok(Mask {
+            width,
+            height,
+            data: values.iter().map(|&v| v == 1).collect(),
+        });
+    }
+    if top <= 10 {
+        return Err(Error::NonBinaryMask {
+            path: path.to_path_buf(),
+            reason: format!(
+                "values 0..={top} look like a multi-class label map; medseg expects one \
+                 foreground class: 0/1 labels or 0/{max} intensities (> {} is foreground)",
+                max / 2
+            ),
+        });
+    }
+    let (lo, hi) = (max as f64 * 0.1, max as f64 * 0.9);
+    let mut mid = 0usize;
+    let mut example = 0;
+    for &v in &values {
+        let f = v as f64;
+        if f > lo && f < hi {
+            mid += 1;
+            example = v;
+        }
+    }
+    let frac = mid as f64 / values.len().max(1) as f64;
+    if frac > 0.01 {
+        return Err(Error::NonBinaryMask {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{:.1} % of pixels are grey (e.g. {example} of {max}); the policy allows at most \
+                 1 % between 10 % and 90 % of full scale, thresholding at > {}",
+                frac * 100.0,
+                max / 2
+            ),
+        });
+    }
+    let thr = max / 2;
+    Ok(Mask {
+        width,
+        height,
+        data: values.iter().map(|&v| v > thr).collect(),
+    })
+}
+
+/// Checks that `other` (a mask or FOV file at `path`) has the image's size.
+pub fn check_size(path: &Path, image: (u32, u32), other: (u32, u32)) -> Result<()> {
+    if image != other {
+        return Err(Error::ShapeMismatch {
+            path: path.to_path_buf(),
+            image,
+            mask: other,
+        });
+    }
+    Ok(())
+}
