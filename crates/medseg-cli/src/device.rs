@@ -26,12 +26,16 @@ pub fn select_device(kind: DeviceKind) -> anyhow::Result<Device> {
         DeviceKind::Cuda => {
             #[cfg(feature = "cuda")]
             return Ok(Device::cuda(0));
-            anyhow::bail!("CUDA support was not compiled in: rebuild with `cargo build --release --features cuda`")
+            anyhow::bail!(
+                "CUDA support was not compiled in: rebuild with `cargo build --release --features cuda`"
+            )
         }
         DeviceKind::Wgpu => {
             #[cfg(feature = "wgpu")]
             return Ok(Device::wgpu(Default::default()));
-            anyhow::bail!("wgpu support was not compiled in: rebuild with `cargo build --release --features wgpu`")
+            anyhow::bail!(
+                "wgpu support was not compiled in: rebuild with `cargo build --release --features wgpu`"
+            )
         }
     }
 }

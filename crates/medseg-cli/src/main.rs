@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Run the whole tool on synthetic data: generate, train, evaluate, predict, report.
+    Demo(cmd::demo::DemoArgs),
     /// Print a model's parameters, FLOPs and output shapes.
     Info(cmd::info::InfoArgs),
     /// Score saved probability maps against ground-truth masks.
@@ -24,6 +26,12 @@ enum Cmd {
     /// Dataset tools (check a dataset tree).
     #[command(subcommand)]
     Data(cmd::data::DataCmd),
+    /// Train a model from an experiment config (TOML).
+    Train(cmd::train::TrainArgs),
+    /// Evaluate a trained model on a dataset split (metrics and pictures).
+    Eval(cmd::eval::EvalArgs),
+    /// Segment images with a weights file or a pretrained model.
+    Predict(cmd::predict::PredictArgs),
     /// Generate a procedural dataset (vessels or lesions) in an official layout.
     Synth(cmd::synth::SynthArgs),
 }
@@ -31,13 +39,25 @@ enum Cmd {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Info(args) => cmd::info::run(args),
+        Cmd::Demo(args) => cmd::demo::run(args),
         Cmd::Score(args) => cmd::score::run(args),
         Cmd::Data(args) => cmd::data::run(args),
         Cmd::Synth(args) => cmd::synth::run(args),
+        Cmd::Train(args) => cmd::train::run(args),
+        Cmd::Eval(args) => cmd::eval::run(args),
+        Cmd::Predict(args) => cmd::predict::run(args),
     }
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -41,6 +41,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Training diverged: the loss became NaN or infinite. The last checkpoint is kept.
+    #[error(
+        "the loss became NaN or infinite at epoch {epoch}, step {step}; the last good checkpoint in {run} is kept (lower the learning rate or enable optim.grad_clip, then --resume)"
+    )]
+    NonFinite {
+        epoch: usize,
+        step: usize,
+        run: PathBuf,
+    },
     /// Inputs that cannot be combined (lengths, shapes).
     #[error("invalid input: {0}")]
     InvalidInput(String),

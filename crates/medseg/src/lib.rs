@@ -9,9 +9,13 @@
 
 pub mod data;
 pub mod error;
+pub mod eval;
+pub mod infer;
 pub mod loss;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod train;
+pub mod viz;
 
 pub use error::{Error, Result};

@@ -1,6 +1,10 @@
 //! One module per subcommand: parse, validate, call the library, print.
 
 pub mod data;
+pub mod demo;
+pub mod eval;
 pub mod info;
+pub mod predict;
 pub mod score;
 pub mod synth;
+pub mod train;

@@ -74,6 +74,7 @@ impl From<&Error> for Problem {
             Error::InvalidConfig(_) => ("invalid-config", None),
             Error::Unknown { .. } => ("unknown", None),
             Error::InvalidInput(_) => ("invalid-input", None),
+            Error::NonFinite { run, .. } => ("non-finite", Some(run.clone())),
         };
         Problem {
             kind: kind.into(),

@@ -132,6 +132,15 @@ impl ModelConfig {
         }
     }
 
+    /// Number of side outputs the model returns.
+    pub fn side_outputs(&self) -> usize {
+        match self {
+            ModelConfig::U2net(c) => c.head_nodes().len(),
+            ModelConfig::Unet(c) if c.deep_supervision => c.widths.len() - 1,
+            ModelConfig::Unet(_) => 0,
+        }
+    }
+
     /// Returns a copy with `in_channels` replaced.
     pub fn with_in_channels(&self, n: usize) -> Self {
         match self.clone() {
@@ -151,6 +160,7 @@ impl ModelConfig {
 }
 
 /// Any model of the zoo.
+#[allow(clippy::large_enum_variant)] // one value per process; boxing would complicate Module
 #[derive(Module, Debug)]
 pub enum SegNet {
     /// A U2-Net-family network.

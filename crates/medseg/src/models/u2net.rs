@@ -186,7 +186,7 @@ impl U2NetConfig {
                 }
             }
         }
-        if self.side_kernel % 2 == 0 {
+        if self.side_kernel.is_multiple_of(2) {
             return bad(format!(
                 "model.side_kernel must be odd, got {}",
                 self.side_kernel

@@ -44,3 +44,101 @@ pub fn load_pytorch_safetensors(net: &mut SegNet, path: &Path) -> crate::Result<
     }
     Ok(())
 }
+
+/// What a medseg weights file carries besides the tensors, so that a prediction needs nothing
+/// else: the model, the preprocessing, the tiling and the threshold.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WeightsMeta {
+    /// File format version.
+    pub format: u32,
+    /// Experiment name the weights come from.
+    pub name: String,
+    /// The model configuration.
+    pub model: super::ModelConfig,
+    /// The dataset layout trained on, if any.
+    pub dataset: Option<crate::data::DatasetKind>,
+    /// FOV source used in training.
+    pub fov: crate::data::fov::FovSource,
+    /// Preprocessing to apply to an input image.
+    pub preprocess: crate::data::preprocess::PreprocessConfig,
+    /// Sliding-window settings.
+    pub tiling: crate::data::tiling::TileConfig,
+    /// Probability threshold for binary masks.
+    pub threshold: f64,
+    /// Training epochs behind the weights.
+    pub epochs: usize,
+}
+
+/// Current [`WeightsMeta::format`].
+pub const WEIGHTS_FORMAT: u32 = 1;
+const META_KEY: &str = "medseg";
+
+/// Writes `net` as a safetensors file with PyTorch parameter names (loadable by
+/// `tools/reference/medseg_ref.py`) and `meta` as JSON metadata. Atomic: a temporary file is
+/// renamed into place.
+pub fn save_weights(net: &SegNet, meta: &WeightsMeta, path: &Path) -> crate::Result<()> {
+    let json = serde_json::to_string(meta)
+        .map_err(|e| crate::Error::InvalidInput(format!("weights metadata: {e}")))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+    }
+    let tmp = path.with_extension("safetensors.tmp");
+    let mut store = SafetensorsStore::from_file(&tmp)
+        .with_to_adapter(burn::store::BurnToPyTorchAdapter)
+        .skip_enum_variants(true)
+        .metadata(META_KEY, json);
+    net.save_into(&mut store)
+        .map_err(|e| crate::Error::Decode {
+            path: path.to_path_buf(),
+            reason: format!("cannot write weights: {e}"),
+        })?;
+    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+}
+
+/// Reads the metadata of a medseg weights file.
+pub fn read_weights_meta(path: &Path) -> crate::Result<WeightsMeta> {
+    let bad = |reason: String| crate::Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => crate::Error::MissingFile {
+            path: path.to_path_buf(),
+        },
+        _ => crate::Error::io(path, e),
+    })?;
+    if bytes.len() < 8 {
+        return Err(bad("not a safetensors file (too short)".into()));
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header = bytes
+        .get(8..8usize.saturating_add(n))
+        .ok_or_else(|| bad("not a safetensors file (truncated header)".into()))?;
+    let header: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| bad(format!("bad safetensors header: {e}")))?;
+    let meta = header
+        .get("__metadata__")
+        .and_then(|m| m.get(META_KEY))
+        .and_then(|m| m.as_str())
+        .ok_or_else(|| bad("no medseg metadata: not a medseg weights file".into()))?;
+    let meta: WeightsMeta =
+        serde_json::from_str(meta).map_err(|e| bad(format!("bad medseg metadata: {e}")))?;
+    if meta.format != WEIGHTS_FORMAT {
+        return Err(bad(format!(
+            "weights format {} is not supported (this medseg reads {WEIGHTS_FORMAT})",
+            meta.format
+        )));
+    }
+    Ok(meta)
+}
+
+/// Loads a medseg weights file: the network (on `device`) and its metadata.
+pub fn load_weights(
+    path: &Path,
+    device: &burn::prelude::Device,
+) -> crate::Result<(SegNet, WeightsMeta)> {
+    let meta = read_weights_meta(path)?;
+    let mut net = meta.model.init(device)?;
+    load_pytorch_safetensors(&mut net, path)?;
+    Ok((net, meta))
+}

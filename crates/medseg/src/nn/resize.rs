@@ -80,7 +80,7 @@ mod tests {
         let x = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 1.0], [1, 1, 1, 2]), &device);
         let y = resize_like(x, [1, 4], false)
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap();
         let expected = [0.0, 0.25, 0.75, 1.0];
         for (a, b) in y.iter().zip(expected) {

@@ -1,0 +1,282 @@
+//! End to end through the binary: synth, train, resume, eval, predict, score, info, and the
+//! bad-input paths (exit code 2 with a clear message).
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn medseg() -> Command {
+    Command::cargo_bin("medseg").expect("binary builds")
+}
+
+/// A tiny experiment: MSA-U2Net-tiny, 32-px patches, 3 batches of 2 per epoch.
+fn tiny_config(epochs: usize) -> String {
+    format!(
+        r#"
+name = "tiny"
+seed = 3
+[model]
+preset = "msa-u2net-tiny"
+[data]
+dataset = "drive"
+split = {{ scheme = "official", val_fraction = 0.34, seed = 3 }}
+sampling = {{ patches = {{ size = [32, 32], foreground_bias = 0.5 }} }}
+augment = {{ flip = true, rot90 = true, p_affine = 0.0, rotate_deg = 0.0, scale = 0.0, brightness = 0.0, contrast = 0.0, gamma = 0.0, p_elastic = 0.0 }}
+[loss]
+bce = {{ kind = "focal", alpha = 0.25, gamma = 2.0 }}
+w_dice = 1.0
+[optim]
+kind = "adamw"
+lr = 2e-3
+[schedule]
+warmup_epochs = 1
+decay = {{ kind = "cosine", min_lr = 1e-4 }}
+[train]
+epochs = {epochs}
+batch_size = 2
+batches_per_epoch = 3
+tiling = {{ tile = [48, 48], overlap = 0.25, batch = 4, blend = {{ gaussian = {{ sigma_scale = 0.125 }} }} }}
+"#
+    )
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        medseg()
+            .args([
+                "synth", "--kind", "vessels", "--count", "6", "--size", "48", "--out",
+            ])
+            .arg(dir.path().join("data"))
+            .assert()
+            .success();
+        Fixture { dir }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn config(&self, name: &str, epochs: usize) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, tiny_config(epochs)).unwrap();
+        p
+    }
+    fn train(&self, config: &Path, out: &str) -> assert_cmd::assert::Assert {
+        medseg()
+            .args(["train", "--quiet", "--config"])
+            .arg(config)
+            .arg("--data-root")
+            .arg(self.path("data"))
+            .arg("--out")
+            .arg(self.path(out))
+            .assert()
+    }
+}
+
+fn csv_column(run: &Path, col: usize) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(col).unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn train_eval_predict_score() {
+    let f = Fixture::new();
+    let cfg = f.config("tiny.toml", 2);
+    f.train(&cfg, "run")
+        .success()
+        .stderr(predicate::str::contains("done: 2 epochs"));
+    let run = f.path("run");
+    for file in [
+        "config.toml",
+        "metrics.csv",
+        "curves.png",
+        "model_best.safetensors",
+        "model_final.safetensors",
+        "checkpoint/last.json",
+    ] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    assert_eq!(csv_column(&run, 0), ["1", "2"]);
+    // an existing run folder is never overwritten without --force
+    f.train(&cfg, "run")
+        .code(2)
+        .stderr(predicate::str::contains("--force"));
+
+    medseg()
+        .args(["eval", "--run"])
+        .arg(&run)
+        .arg("--root")
+        .arg(f.path("data"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pooled"));
+    let eval = run.join("eval-test");
+    for file in [
+        "metrics.json",
+        "metrics.csv",
+        "timing.csv",
+        "roc.png",
+        "pr.png",
+    ] {
+        assert!(eval.join(file).exists(), "eval/{file} missing");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(eval.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(report["images"].as_array().unwrap().len(), 3);
+    let f1 = report["pooled"]["f1"].as_f64().unwrap();
+
+    // the saved probability maps score the same with `medseg score`
+    let out = medseg()
+        .args(["score", "--pred"])
+        .arg(eval.join("prob"))
+        .arg("--truth")
+        .arg(f.path("data/test/1st_manual"))
+        .arg("--fov")
+        .arg(f.path("data/test/mask"))
+        .arg("--json")
+        .arg(f.path("score.json"))
+        .assert()
+        .success();
+    drop(out);
+    let scored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("score.json")).unwrap()).unwrap();
+    let f1_scored = scored["pooled"]["f1"].as_f64().unwrap();
+    assert!(
+        (f1 - f1_scored).abs() < 1e-3,
+        "eval F1 {f1} vs score F1 {f1_scored}"
+    );
+
+    medseg()
+        .args(["predict", "--weights"])
+        .arg(run.join("model_best.safetensors"))
+        .arg(f.path("data/test/images"))
+        .arg("--out")
+        .arg(f.path("pred"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("s per image"));
+    let n = std::fs::read_dir(f.path("pred")).unwrap().count();
+    assert_eq!(n, 9, "prob, mask and overlay for 3 images");
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_schedule() {
+    let f = Fixture::new();
+    let cfg = f.config("tiny.toml", 4);
+    f.train(&cfg, "full").success();
+
+    // start the same run, kill it once a checkpoint exists, resume it
+    let run = f.path("killed");
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("medseg"))
+        .args(["train", "--quiet", "--config"])
+        .arg(&cfg)
+        .arg("--data-root")
+        .arg(f.path("data"))
+        .arg("--out")
+        .arg(&run)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !run.join("checkpoint/last.json").exists() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let done_before = csv_column(&run, 0).len();
+    assert!(
+        (1..4).contains(&done_before),
+        "killed after {done_before} epochs"
+    );
+
+    medseg()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&run)
+        .assert()
+        .success();
+    assert_eq!(csv_column(&run, 0), ["1", "2", "3", "4"]);
+    // same learning-rate schedule as the uninterrupted run
+    assert_eq!(csv_column(&run, 2), csv_column(&f.path("full"), 2));
+}
+
+#[test]
+fn bad_inputs_exit_2_with_clear_messages() {
+    let f = Fixture::new();
+    // unknown key, named
+    let bad = f.path("bad.toml");
+    std::fs::write(
+        &bad,
+        tiny_config(1).replace("batch_size = 2", "batch_size = 2\nbatchsize = 3"),
+    )
+    .unwrap();
+    f.train(&bad, "r1")
+        .code(2)
+        .stderr(predicate::str::contains("batchsize"));
+    // unknown model preset, named with the valid ones
+    std::fs::write(&bad, tiny_config(1).replace("msa-u2net-tiny", "unet3")).unwrap();
+    f.train(&bad, "r2")
+        .code(2)
+        .stderr(predicate::str::contains("unet3").and(predicate::str::contains("msa-u2net")));
+    // loss key typo inside a defaulted section
+    std::fs::write(&bad, tiny_config(1).replace("w_dice = 1.0", "w_dise = 1.0")).unwrap();
+    f.train(&bad, "r3")
+        .code(2)
+        .stderr(predicate::str::contains("w_dise"));
+    // missing config file
+    f.train(&f.path("absent.toml"), "r4")
+        .code(2)
+        .stderr(predicate::str::contains("absent.toml"));
+    // missing data root
+    let cfg = f.config("ok.toml", 1);
+    medseg()
+        .args(["train", "--config"])
+        .arg(&cfg)
+        .arg("--data-root")
+        .arg(f.path("nowhere"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nowhere"));
+    // unwritable output folder (a path under a regular file)
+    std::fs::write(f.path("file"), "x").unwrap();
+    f.train(&cfg, "file/run")
+        .code(2)
+        .stderr(predicate::str::contains("file/run"));
+    // info: unknown model and malformed input shape
+    medseg()
+        .args(["info", "--model", "unet3"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("msa-u2net"));
+    medseg()
+        .args(["info", "--model", "unet", "--input", "3x64"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("CxHxW"));
+    // predict with a file that is not a weights file
+    medseg()
+        .args(["predict", "--weights"])
+        .arg(f.path("file"))
+        .arg(f.path("data/test/images"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("file"));
+}
+
+#[test]
+fn info_reports_parameters_and_flops() {
+    medseg()
+        .args(["info", "--model", "u2netp", "--input", "3x64x64", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"trainable_params\": 1131181"));
+}

@@ -1,0 +1,304 @@
+//! `medseg score` run as a user would: pairing by case ID, FOV, 8/16-bit maps, the JSON/CSV
+//! report, and exit code 2 with the offending file named on bad input.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use medseg::data::{Mask, Plane};
+use predicates::prelude::*;
+
+const W: u32 = 8;
+const H: u32 = 8;
+
+fn medseg() -> Command {
+    Command::cargo_bin("medseg").expect("the medseg binary is built")
+}
+
+fn mask(f: impl Fn(u32, u32) -> bool) -> Mask {
+    let data = (0..H)
+        .flat_map(|y| (0..W).map(move |x| (x, y)))
+        .map(|(x, y)| f(x, y))
+        .collect();
+    Mask {
+        width: W,
+        height: H,
+        data,
+    }
+}
+
+fn save_u16(path: &Path, f: impl Fn(u32, u32) -> u16) {
+    let img = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(W, H, |x, y| {
+        image::Luma([f(x, y)])
+    });
+    img.save(path).expect("writes a 16-bit PNG");
+}
+
+/// DRIVE-style tree: `pred/NN_test.png`, `truth/NN_manual1.gif`, `fov/NN_test_mask.gif`.
+/// - 01: 8-bit map equal to the truth (perfect);
+/// - 02: 16-bit map covering the left half of the truth, plus false positives outside the FOV;
+/// - 03: empty truth and empty prediction.
+struct Tree {
+    _dir: tempfile::TempDir,
+    pred: PathBuf,
+    truth: PathBuf,
+    fov: PathBuf,
+}
+
+fn tree() -> Tree {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let [pred, truth, fov] = ["pred", "truth", "fov"].map(|d| dir.path().join(d));
+    for d in [&pred, &truth, &fov] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let square = |x: u32, y: u32| (2..6).contains(&x) && (2..6).contains(&y);
+    let inside = |x: u32, y: u32| x < 7 && y < 7;
+
+    mask(square)
+        .to_plane()
+        .save(&pred.join("01_test.png"))
+        .expect("save");
+    mask(square)
+        .save(&truth.join("01_manual1.gif"))
+        .expect("save");
+    mask(|_, _| true)
+        .save(&fov.join("01_test_mask.gif"))
+        .expect("save");
+
+    save_u16(&pred.join("02_test.png"), |x, y| {
+        if (square(x, y) && x < 4) || !inside(x, y) {
+            65535
+        } else {
+            0
+        }
+    });
+    mask(square)
+        .save(&truth.join("02_manual1.gif"))
+        .expect("save");
+    mask(inside)
+        .save(&fov.join("02_test_mask.gif"))
+        .expect("save");
+
+    Plane::filled(W, H, 0.1)
+        .save(&pred.join("03_test.png"))
+        .expect("save");
+    mask(|_, _| false)
+        .save(&truth.join("03_manual1.gif"))
+        .expect("save");
+    mask(|_, _| true)
+        .save(&fov.join("03_test_mask.gif"))
+        .expect("save");
+    std::fs::write(pred.join("notes.txt"), "not an image").expect("write");
+    Tree {
+        _dir: dir,
+        pred,
+        truth,
+        fov,
+    }
+}
+
+fn score(t: &Tree) -> Command {
+    let mut cmd = medseg();
+    cmd.arg("score")
+        .arg("--pred")
+        .arg(&t.pred)
+        .arg("--truth")
+        .arg(&t.truth);
+    cmd
+}
+
+#[test]
+fn scores_a_drive_style_tree_with_fov_and_writes_json_and_csv() {
+    let t = tree();
+    let json = t.pred.parent().unwrap().join("report.json");
+    let csv = t.pred.parent().unwrap().join("report.csv");
+    score(&t)
+        .arg("--fov")
+        .arg(&t.fov)
+        .arg("--json")
+        .arg(&json)
+        .arg("--csv")
+        .arg(&csv)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mean (3 images)"))
+        .stdout(predicate::str::contains("pooled (all pixels)"))
+        .stderr(predicate::str::contains("notes.txt"));
+
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["threshold"], 0.5);
+    let images = v["images"].as_array().unwrap();
+    let ids: Vec<&str> = images.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["01", "02", "03"]);
+    for key in [
+        "f1",
+        "iou",
+        "sensitivity",
+        "specificity",
+        "precision",
+        "accuracy",
+        "auc",
+        "ap",
+    ] {
+        assert!(
+            images[0].get(key).is_some() && v["mean"].get(key).is_some(),
+            "{key}"
+        );
+        assert!(v["pooled"].get(key).is_some(), "{key}");
+    }
+    assert_eq!(images[0]["f1"], 1.0);
+    assert_eq!(images[0]["auc"], 1.0);
+    // Half the square found; the positives outside the FOV do not count.
+    let f1 = images[1]["f1"].as_f64().unwrap();
+    assert!((f1 - 2.0 / 3.0).abs() < 1e-12, "{f1}");
+    assert_eq!(images[1]["iou"], 0.5);
+    assert_eq!(images[1]["precision"], 1.0);
+    // Both empty: perfect counts-based scores, AUC/AP undefined (null, not NaN).
+    assert_eq!(images[2]["f1"], 1.0);
+    assert!(images[2]["auc"].is_null() && images[2]["ap"].is_null());
+    assert_eq!(
+        v["mean"]["auc"],
+        images
+            .iter()
+            .take(2)
+            .map(|i| i["auc"].as_f64().unwrap())
+            .sum::<f64>()
+            / 2.0
+    );
+    // Pooled: 16 + 8 true positives, 8 false negatives, no false positives in the FOV.
+    let pooled_f1 = v["pooled"]["f1"].as_f64().unwrap();
+    assert!((pooled_f1 - 48.0 / 56.0).abs() < 1e-12, "{pooled_f1}");
+
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "row,id,f1,iou,sensitivity,specificity,precision,accuracy,auc,ap"
+    );
+    assert!(lines[1].starts_with("image,01,1,"));
+    assert!(lines[3].starts_with("image,03,") && lines[3].ends_with(",,"));
+    assert!(lines[4].starts_with("mean,,") && lines[5].starts_with("pooled,,"));
+}
+
+#[test]
+fn without_fov_every_pixel_counts() {
+    let t = tree();
+    let out = score(&t)
+        .arg("--json")
+        .arg(t.pred.parent().unwrap().join("r.json"))
+        .assert()
+        .success();
+    drop(out);
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.pred.parent().unwrap().join("r.json")).unwrap(),
+    )
+    .unwrap();
+    // Image 02 now has 15 false positives on the bottom row and right column.
+    let precision = v["images"][1]["precision"].as_f64().unwrap();
+    assert!((precision - 8.0 / 23.0).abs() < 1e-12, "{precision}");
+}
+
+#[test]
+fn identical_stems_pair_too() {
+    let t = tempfile::tempdir().unwrap();
+    let (pred, truth) = (t.path().join("p"), t.path().join("t"));
+    std::fs::create_dir_all(&pred).unwrap();
+    std::fs::create_dir_all(&truth).unwrap();
+    let m = mask(|x, _| x < 3);
+    m.to_plane().save(&pred.join("case_a.png")).unwrap();
+    m.save(&truth.join("case_a.png")).unwrap();
+    medseg()
+        .arg("score")
+        .arg("--pred")
+        .arg(&pred)
+        .arg("--truth")
+        .arg(&truth)
+        .arg("--threshold")
+        .arg("0.3")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("case_a"))
+        .stdout(predicate::str::contains("threshold 0.3"));
+}
+
+#[test]
+fn unpaired_prediction_is_an_error_naming_the_file() {
+    let t = tree();
+    std::fs::remove_file(t.truth.join("02_manual1.gif")).unwrap();
+    score(&t)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unpaired prediction"))
+        .stderr(predicate::str::contains("02_test.png"));
+}
+
+#[test]
+fn unpaired_truth_is_an_error_naming_the_file() {
+    let t = tree();
+    mask(|_, _| false)
+        .save(&t.truth.join("04_manual1.gif"))
+        .unwrap();
+    score(&t)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unpaired truth mask"))
+        .stderr(predicate::str::contains("04_manual1.gif"));
+}
+
+#[test]
+fn missing_fov_mask_is_an_error_naming_the_file() {
+    let t = tree();
+    std::fs::remove_file(t.fov.join("03_test_mask.gif")).unwrap();
+    score(&t)
+        .arg("--fov")
+        .arg(&t.fov)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("03_test.png"))
+        .stderr(predicate::str::contains("no FOV mask"));
+}
+
+#[test]
+fn size_mismatch_is_an_error_naming_the_file() {
+    let t = tree();
+    Mask {
+        width: 8,
+        height: 6,
+        data: vec![false; 48],
+    }
+    .save(&t.truth.join("03_manual1.gif"))
+    .unwrap();
+    score(&t)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("size mismatch"))
+        .stderr(predicate::str::contains("03_manual1.gif"));
+}
+
+#[test]
+fn unreadable_file_is_an_error_naming_the_file() {
+    let t = tree();
+    std::fs::write(t.pred.join("02_test.png"), b"definitely not a png").unwrap();
+    score(&t)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("02_test.png"));
+}
+
+#[test]
+fn duplicate_case_ids_and_bad_thresholds_are_errors() {
+    let t = tree();
+    mask(|_, _| false)
+        .save(&t.truth.join("01_manual2.gif"))
+        .unwrap();
+    score(&t)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("same case ID '01'"));
+    let t = tree();
+    score(&t)
+        .args(["--threshold", "1.5"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("threshold"));
+}

@@ -1,0 +1,126 @@
+//! Evaluation of a model on a dataset split: per-image and aggregate metrics at the original
+//! image size inside the FOV, probability maps, binary masks, overlays, error maps, ROC and
+//! precision-recall curves, and the time per image.
+//!
+//! Output folder layout: `metrics.json` and `metrics.csv` (the [`MetricReport`] schema that
+//! `medseg score` writes too), `timing.csv`, `roc.png`, `pr.png`, and per image
+//! `prob/<id>.png` (16-bit), `mask/<id>.png`, `overlay/<id>.png`, `error/<id>.png`.
+
+use std::path::Path;
+
+use crate::data::fov::FovSource;
+use crate::data::io::RgbPlanes;
+use crate::data::loader::decode_case;
+use crate::data::{Case, DatasetKind};
+use crate::infer::Predictor;
+use crate::metrics::{MetricAccumulator, MetricReport};
+use crate::viz;
+use crate::{Error, Result};
+
+/// What an evaluation returns.
+#[derive(Debug, Clone)]
+pub struct EvalResult {
+    /// Metrics per image and aggregated.
+    pub report: MetricReport,
+    /// Seconds of inference per image, by ID.
+    pub seconds: Vec<(String, f64)>,
+}
+
+/// Interleaved 8-bit RGB of an image in `[0, 1]` planes.
+pub fn to_rgb8(image: &RgbPlanes) -> Vec<u8> {
+    let n = image.width as usize * image.height as usize;
+    let mut out = Vec::with_capacity(n * 3);
+    for i in 0..n {
+        for p in &image.planes {
+            out.push((p[i].clamp(0.0, 1.0) * 255.0).round() as u8);
+        }
+    }
+    out
+}
+
+/// Evaluates `predictor` on labelled `cases`; writes pictures and reports under `out` if given.
+pub fn evaluate(
+    predictor: &Predictor,
+    cases: &[Case],
+    kind: DatasetKind,
+    fov_source: FovSource,
+    threshold: f64,
+    out: Option<&Path>,
+) -> Result<EvalResult> {
+    if cases.is_empty() {
+        return Err(Error::InvalidInput("no cases to evaluate".into()));
+    }
+    let mut acc = MetricAccumulator::new(threshold)?;
+    let mut seconds = Vec::with_capacity(cases.len());
+    let (mut all_prob, mut all_truth) = (Vec::new(), Vec::new());
+    for case in cases {
+        let decoded = decode_case(case, kind, fov_source)?;
+        let truth = decoded.mask.as_ref().ok_or_else(|| Error::MissingFile {
+            path: case.image.with_extension("(mask)"),
+        })?;
+        let pred = predictor.predict(&decoded.image, &decoded.fov)?;
+        acc.add_image(
+            case.id.clone(),
+            &pred.prob.data,
+            &truth.data,
+            Some(&decoded.fov.data),
+        )?;
+        seconds.push((case.id.clone(), pred.seconds));
+        for (i, &inside) in decoded.fov.data.iter().enumerate() {
+            if inside {
+                all_prob.push(pred.prob.data[i]);
+                all_truth.push(truth.data[i]);
+            }
+        }
+        if let Some(out) = out {
+            let (w, h) = (decoded.image.width, decoded.image.height);
+            let binary: Vec<bool> = pred
+                .prob
+                .data
+                .iter()
+                .map(|&p| p as f64 >= threshold)
+                .collect();
+            let rgb = to_rgb8(&decoded.image);
+            let id = &case.id;
+            viz::save_png(
+                &viz::probability_png16(&pred.prob.data, w, h),
+                out.join("prob").join(format!("{id}.png")),
+            )?;
+            viz::save_png(
+                &viz::mask_png(&binary, w, h),
+                out.join("mask").join(format!("{id}.png")),
+            )?;
+            viz::save_png(
+                &viz::overlay(&rgb, w, h, &binary, [0, 255, 0], 0.5),
+                out.join("overlay").join(format!("{id}.png")),
+            )?;
+            viz::save_png(
+                &viz::error_map(&binary, &truth.data, Some(&decoded.fov.data), w, h),
+                out.join("error").join(format!("{id}.png")),
+            )?;
+        }
+    }
+    let report = acc.finish()?;
+    if let Some(out) = out {
+        let write = |name: &str, text: String| {
+            let p = out.join(name);
+            crate::train::checkpoint::write_atomic(&p, text.as_bytes())
+        };
+        write("metrics.json", report.to_json())?;
+        write("metrics.csv", report.to_csv())?;
+        let mut timing = String::from("id,seconds\n");
+        for (id, s) in &seconds {
+            timing.push_str(&format!("{id},{s:.4}\n"));
+        }
+        write("timing.csv", timing)?;
+        let roc = viz::roc_points(&all_prob, &all_truth, None, 512);
+        if let Some(auc) = report.pooled.auc {
+            viz::roc_curve(&roc, auc, out.join("roc.png"))?;
+        }
+        let pr = viz::pr_points(&all_prob, &all_truth, None, 512);
+        if let Some(ap) = report.pooled.ap {
+            viz::pr_curve(&pr, ap, out.join("pr.png"))?;
+        }
+    }
+    Ok(EvalResult { report, seconds })
+}

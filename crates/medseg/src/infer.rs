@@ -1,0 +1,99 @@
+//! Inference on whole images of any size: preprocessing from the weights file, overlapping tiles
+//! with blending, and the probability map restored to the original size.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::prelude::*;
+
+use crate::Result;
+use crate::data::fov::{FovDeriveConfig, FovSource, derive_fov};
+use crate::data::io::{Mask, Plane, RgbPlanes, read_rgb};
+use crate::models::SegNet;
+use crate::models::weights::{WeightsMeta, load_weights};
+use crate::train::trainer::predict_planes;
+
+/// A loaded model with everything needed to segment an image.
+pub struct Predictor {
+    /// The network (inference mode).
+    pub net: SegNet,
+    /// Model, preprocessing, tiling and threshold.
+    pub meta: WeightsMeta,
+    device: Device,
+}
+
+/// One prediction.
+pub struct Prediction {
+    /// Probabilities in `[0, 1]` at the original image size.
+    pub prob: Plane,
+    /// The field of view used (derived for vessel models, else the whole image).
+    pub fov: Mask,
+    /// Seconds spent (preprocessing, network, restoring).
+    pub seconds: f64,
+}
+
+impl Predictor {
+    /// Loads a medseg weights file onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let (net, meta) = load_weights(path, device)?;
+        Ok(Predictor {
+            net,
+            meta,
+            device: device.clone(),
+        })
+    }
+
+    /// Wraps an in-memory network.
+    pub fn new(net: SegNet, meta: WeightsMeta, device: &Device) -> Self {
+        Predictor {
+            net,
+            meta,
+            device: device.clone(),
+        }
+    }
+
+    /// The FOV the model's training used, for a new image: derived for vessel models whose
+    /// training did so or had official masks, else the whole image.
+    pub fn fov_for(&self, image: &RgbPlanes) -> Mask {
+        let vessels = self.meta.dataset.is_some_and(|d| d.is_vessels());
+        if vessels && self.meta.fov != FovSource::Full {
+            derive_fov(image, &FovDeriveConfig::default())
+        } else {
+            Mask::filled(image.width, image.height, true)
+        }
+    }
+
+    /// Segments a decoded image inside `fov` (pixels outside get probability 0).
+    pub fn predict(&self, image: &RgbPlanes, fov: &Mask) -> Result<Prediction> {
+        let start = Instant::now();
+        let planes = self.meta.preprocess.apply(image, fov)?;
+        let probs = predict_planes(&self.net, &planes, &self.meta.tiling, &self.device)?;
+        let small = Plane {
+            width: planes.width,
+            height: planes.height,
+            data: probs,
+        };
+        let mut prob = self
+            .meta
+            .preprocess
+            .restore(&small, (image.width, image.height));
+        for (p, &inside) in prob.data.iter_mut().zip(&fov.data) {
+            if !inside {
+                *p = 0.0;
+            }
+        }
+        Ok(Prediction {
+            prob,
+            fov: fov.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Reads and segments an image file.
+    pub fn predict_file(&self, path: &Path) -> Result<(RgbPlanes, Prediction)> {
+        let image = read_rgb(path)?;
+        let fov = self.fov_for(&image);
+        let p = self.predict(&image, &fov)?;
+        Ok((image, p))
+    }
+}
