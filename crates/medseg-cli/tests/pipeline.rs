@@ -273,6 +273,38 @@ fn bad_inputs_exit_2_with_clear_messages() {
 }
 
 #[test]
+fn diverging_run_stops_and_keeps_the_last_good_checkpoint() {
+    let f = Fixture::new();
+    let cfg = f.config("ok.toml", 2);
+    f.train(&cfg, "run").success();
+    let run = f.path("run");
+    let before = std::fs::read(run.join("checkpoint/last.json")).unwrap();
+    // continue the same run with an absurd learning rate: the loss overflows
+    let text = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let text = text
+        .replace("epochs = 2", "epochs = 4")
+        .replace("lr = 0.002", "lr = 1e30");
+    assert!(
+        text.contains("lr = 1e30"),
+        "config.toml format changed:\n{text}"
+    );
+    std::fs::write(run.join("config.toml"), text).unwrap();
+    medseg()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&run)
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("NaN or infinite").and(predicate::str::contains("checkpoint")),
+        );
+    assert_eq!(
+        std::fs::read(run.join("checkpoint/last.json")).unwrap(),
+        before
+    );
+    assert!(run.join("model_best.safetensors").exists());
+}
+
+#[test]
 fn info_reports_parameters_and_flops() {
     medseg()
         .args(["info", "--model", "u2netp", "--input", "3x64x64", "--json"])

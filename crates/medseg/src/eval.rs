@@ -9,7 +9,6 @@
 use std::path::Path;
 
 use crate::data::fov::FovSource;
-use crate::data::io::RgbPlanes;
 use crate::data::loader::decode_case;
 use crate::data::{Case, DatasetKind};
 use crate::infer::Predictor;
@@ -24,18 +23,6 @@ pub struct EvalResult {
     pub report: MetricReport,
     /// Seconds of inference per image, by ID.
     pub seconds: Vec<(String, f64)>,
-}
-
-/// Interleaved 8-bit RGB of an image in `[0, 1]` planes.
-pub fn to_rgb8(image: &RgbPlanes) -> Vec<u8> {
-    let n = image.width as usize * image.height as usize;
-    let mut out = Vec::with_capacity(n * 3);
-    for i in 0..n {
-        for p in &image.planes {
-            out.push((p[i].clamp(0.0, 1.0) * 255.0).round() as u8);
-        }
-    }
-    out
 }
 
 /// Evaluates `predictor` on labelled `cases`; writes pictures and reports under `out` if given.
@@ -74,29 +61,19 @@ pub fn evaluate(
         }
         if let Some(out) = out {
             let (w, h) = (decoded.image.width, decoded.image.height);
-            let binary: Vec<bool> = pred
-                .prob
-                .data
-                .iter()
-                .map(|&p| p as f64 >= threshold)
-                .collect();
-            let rgb = to_rgb8(&decoded.image);
             let id = &case.id;
-            viz::save_png(
-                &viz::probability_png16(&pred.prob.data, w, h),
-                out.join("prob").join(format!("{id}.png")),
+            let file = |dir: &str| out.join(dir).join(format!("{id}.png"));
+            pred.save(
+                &decoded.image,
+                threshold,
+                &file("prob"),
+                &file("mask"),
+                &file("overlay"),
             )?;
-            viz::save_png(
-                &viz::mask_png(&binary, w, h),
-                out.join("mask").join(format!("{id}.png")),
-            )?;
-            viz::save_png(
-                &viz::overlay(&rgb, w, h, &binary, [0, 255, 0], 0.5),
-                out.join("overlay").join(format!("{id}.png")),
-            )?;
+            let binary = pred.binary(threshold);
             viz::save_png(
                 &viz::error_map(&binary, &truth.data, Some(&decoded.fov.data), w, h),
-                out.join("error").join(format!("{id}.png")),
+                file("error"),
             )?;
         }
     }

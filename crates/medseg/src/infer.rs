@@ -32,6 +32,49 @@ pub struct Prediction {
     pub seconds: f64,
 }
 
+impl Prediction {
+    /// The binary mask `prob >= threshold`.
+    pub fn binary(&self, threshold: f64) -> Vec<bool> {
+        self.prob
+            .data
+            .iter()
+            .map(|&p| p as f64 >= threshold)
+            .collect()
+    }
+
+    /// Writes the 16-bit probability map, the binary mask and a green overlay on `image`.
+    pub fn save(
+        &self,
+        image: &RgbPlanes,
+        threshold: f64,
+        prob: &Path,
+        mask: &Path,
+        overlay: &Path,
+    ) -> Result<()> {
+        let (w, h) = (image.width, image.height);
+        let binary = self.binary(threshold);
+        crate::viz::save_png(&crate::viz::probability_png16(&self.prob.data, w, h), prob)?;
+        crate::viz::save_png(&crate::viz::mask_png(&binary, w, h), mask)?;
+        let rgb = to_rgb8(image);
+        crate::viz::save_png(
+            &crate::viz::overlay(&rgb, w, h, &binary, [0, 255, 0], 0.5),
+            overlay,
+        )
+    }
+}
+
+/// Interleaved 8-bit RGB of an image in `[0, 1]` planes.
+pub fn to_rgb8(image: &RgbPlanes) -> Vec<u8> {
+    let n = image.width as usize * image.height as usize;
+    let mut out = Vec::with_capacity(n * 3);
+    for i in 0..n {
+        for p in &image.planes {
+            out.push((p[i].clamp(0.0, 1.0) * 255.0).round() as u8);
+        }
+    }
+    out
+}
+
 impl Predictor {
     /// Loads a medseg weights file onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<Self> {

@@ -9,8 +9,9 @@ use std::time::Instant;
 use anyhow::Context;
 use medseg::data::DatasetKind;
 use medseg::data::synth::{SynthConfig, SynthKind, write_dataset};
-use medseg::eval::{evaluate, to_rgb8};
+use medseg::eval::evaluate;
 use medseg::infer::Predictor;
+use medseg::infer::to_rgb8;
 use medseg::train::{ExperimentConfig, TrainOptions, train};
 use medseg::viz;
 

@@ -3,9 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use medseg::eval::to_rgb8;
 use medseg::infer::Predictor;
-use medseg::viz;
 
 use crate::device::{DeviceKind, select_device};
 
@@ -134,24 +132,14 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     for file in &files {
         let (image, pred) = predictor.predict_file(file)?;
         let (w, h) = (image.width, image.height);
-        let binary: Vec<bool> = pred
-            .prob
-            .data
-            .iter()
-            .map(|&p| p as f64 >= threshold)
-            .collect();
         let s = stem(file);
-        viz::save_png(
-            &viz::probability_png16(&pred.prob.data, w, h),
-            args.out.join(format!("{s}_prob.png")),
-        )?;
-        viz::save_png(
-            &viz::mask_png(&binary, w, h),
-            args.out.join(format!("{s}_mask.png")),
-        )?;
-        viz::save_png(
-            &viz::overlay(&to_rgb8(&image), w, h, &binary, [0, 255, 0], 0.5),
-            args.out.join(format!("{s}_overlay.png")),
+        let file_for = |kind: &str| args.out.join(format!("{s}_{kind}.png"));
+        pred.save(
+            &image,
+            threshold,
+            &file_for("prob"),
+            &file_for("mask"),
+            &file_for("overlay"),
         )?;
         total += pred.seconds;
         println!("{}: {}x{} in {:.3} s", file.display(), w, h, pred.seconds);

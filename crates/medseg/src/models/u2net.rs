@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::SegOutput;
 use crate::nn::{
     ConcatOrder, ConvUnitKind, Form, GridDecoder, Macs, PoolMode, Rsu, RsuConfig, SkipKind,
-    VggBlock, VggBlockConfig, max_pool2x2, pooled_size, resize_like,
+    VggBlock, VggBlockConfig, conv2d_macs, level_sizes, max_pool2x2, resize_like,
 };
 
 /// One RSU stage: `RSU{height}` (or `RSU{height}F` when dilated).
@@ -299,7 +299,9 @@ impl DecoderNode {
             DecoderNode::Pair(b) => b.forward(x),
         }
     }
+}
 
+impl Macs for DecoderNode {
     fn macs(&self, size: [usize; 2], form: Form) -> u64 {
         match self {
             DecoderNode::Rsu(b) => b.macs(size, form),
@@ -370,38 +372,16 @@ impl U2Net {
     }
 
     /// Multiply-accumulates for one `[h, w]` image.
-    pub fn macs(&self, [h, w]: [usize; 2], form: Form) -> u64 {
-        let mut sizes = vec![[h, w]];
-        for _ in 1..self.levels {
-            let [a, b] = *sizes.last().expect("non-empty");
-            sizes.push([
-                pooled_size(a, PoolMode::Ceil),
-                pooled_size(b, PoolMode::Ceil),
-            ]);
-        }
-        let enc: u64 = self
-            .encoder
-            .iter()
-            .zip(&sizes)
-            .map(|(s, &sz)| s.macs(sz, form))
-            .sum();
-        let dec: u64 = self
-            .grid()
-            .nodes()
-            .iter()
-            .zip(&self.decoder)
-            .map(|(&(i, _), node)| node.macs(sizes[i], form))
-            .sum();
-        let conv_macs = |c: &Conv2d, sz: [usize; 2]| {
-            let [o, i, kh, kw] = c.weight.shape().dims::<4>();
-            (o * i * kh * kw * sz[0] * sz[1]) as u64
-        };
+    pub fn macs(&self, size: [usize; 2], form: Form) -> u64 {
+        let sizes = level_sizes(size, self.levels, PoolMode::Ceil);
         let sides: u64 = self
             .heads
             .iter()
             .zip(&self.sides)
-            .map(|(&[i, _], c)| conv_macs(c, sizes[i]))
+            .map(|(&[i, _], c)| conv2d_macs(c, sizes[i]))
             .sum();
-        enc + dec + sides + conv_macs(&self.fuse, [h, w])
+        self.grid().macs(&self.encoder, &self.decoder, &sizes, form)
+            + sides
+            + conv2d_macs(&self.fuse, size)
     }
 }

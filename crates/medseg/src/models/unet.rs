@@ -15,8 +15,8 @@ use burn::prelude::*;
 
 use super::SegOutput;
 use crate::nn::{
-    ConcatOrder, ConvUnitKind, Form, GridDecoder, Macs, PoolMode, SkipKind, VggBlock,
-    VggBlockConfig, max_pool2x2, pooled_size,
+    ConcatOrder, ConvUnitKind, Form, GridDecoder, PoolMode, SkipKind, VggBlock, VggBlockConfig,
+    conv2d_macs, level_sizes, max_pool2x2,
 };
 
 /// Configuration of a [`Unet`] (plain skips) or UNet++ (nested skips).
@@ -190,33 +190,9 @@ impl Unet {
     }
 
     /// Multiply-accumulates for one `[h, w]` image.
-    pub fn macs(&self, [h, w]: [usize; 2], form: Form) -> u64 {
-        let mut sizes = vec![[h, w]];
-        for _ in 1..self.levels {
-            let [a, b] = *sizes.last().expect("non-empty");
-            sizes.push([
-                pooled_size(a, PoolMode::Floor),
-                pooled_size(b, PoolMode::Floor),
-            ]);
-        }
-        let enc: u64 = self
-            .encoder
-            .iter()
-            .zip(&sizes)
-            .map(|(b, &s)| b.macs(s, form))
-            .sum();
-        let dec: u64 = self
-            .grid()
-            .nodes()
-            .iter()
-            .zip(&self.decoder)
-            .map(|(&(i, _), b)| b.macs(sizes[i], form))
-            .sum();
-        let heads: u64 = self
-            .heads
-            .iter()
-            .map(|c| c.weight.shape().num_elements() as u64 * (h * w) as u64)
-            .sum();
-        enc + dec + heads
+    pub fn macs(&self, size: [usize; 2], form: Form) -> u64 {
+        let sizes = level_sizes(size, self.levels, PoolMode::Floor);
+        let heads: u64 = self.heads.iter().map(|c| conv2d_macs(c, size)).sum();
+        self.grid().macs(&self.encoder, &self.decoder, &sizes, form) + heads
     }
 }

@@ -23,3 +23,8 @@ pub trait Macs {
     /// Multiply-accumulates of one forward pass of a single image of spatial size `[h, w]`.
     fn macs(&self, size: [usize; 2], form: Form) -> u64;
 }
+
+/// MACs of a plain burn `Conv2d` (stride 1, size-preserving) on an `[h, w]` map.
+pub fn conv2d_macs(conv: &burn::nn::conv::Conv2d, [h, w]: [usize; 2]) -> u64 {
+    conv.weight.shape().num_elements() as u64 * (h * w) as u64
+}

@@ -12,6 +12,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::flops::{Form, Macs};
 use super::resize::resize_like;
 
 /// Which skip connections the decoder uses.
@@ -87,6 +88,28 @@ impl GridDecoder {
     /// each level (for `i = levels - 1` the bottom encoder output).
     pub fn row_ends(&self) -> Vec<(usize, usize)> {
         (0..self.levels).map(|i| (i, self.levels - 1 - i)).collect()
+    }
+
+    /// MACs of the encoder blocks and decoder nodes, given each level's spatial size.
+    pub fn macs(
+        &self,
+        encoder: &[impl Macs],
+        decoder: &[impl Macs],
+        sizes: &[[usize; 2]],
+        form: Form,
+    ) -> u64 {
+        let enc: u64 = encoder
+            .iter()
+            .zip(sizes)
+            .map(|(b, &s)| b.macs(s, form))
+            .sum();
+        let dec: u64 = self
+            .nodes()
+            .iter()
+            .zip(decoder)
+            .map(|(&(i, _), b)| b.macs(sizes[i], form))
+            .sum();
+        enc + dec
     }
 
     /// Runs the decoder: `encoded[i]` is `x[i][0]`; `node(k, input)` runs the `k`-th node of

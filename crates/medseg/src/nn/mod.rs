@@ -17,9 +17,9 @@ pub mod rsu;
 pub mod vgg;
 
 pub use conv_bn_act::{ConvBn, ConvBnConfig};
-pub use flops::{Form, Macs};
+pub use flops::{Form, Macs, conv2d_macs};
 pub use grid::{ConcatOrder, GridDecoder, SkipKind};
 pub use msac::{ConvUnit, ConvUnitConfig, ConvUnitKind};
-pub use resize::{PoolMode, max_pool2x2, pooled_size, resize_like};
+pub use resize::{PoolMode, level_sizes, max_pool2x2, pooled_size, resize_like};
 pub use rsu::{Rsu, RsuConfig};
 pub use vgg::{VggBlock, VggBlockConfig};

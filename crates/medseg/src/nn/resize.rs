@@ -23,6 +23,16 @@ pub fn pooled_size(side: usize, mode: PoolMode) -> usize {
     }
 }
 
+/// Spatial size of each of `levels` levels, halving with 2x2 pooling in `mode`.
+pub fn level_sizes(size: [usize; 2], levels: usize, mode: PoolMode) -> Vec<[usize; 2]> {
+    let mut sizes = vec![size];
+    for _ in 1..levels {
+        let [h, w] = *sizes.last().expect("starts non-empty");
+        sizes.push([pooled_size(h, mode), pooled_size(w, mode)]);
+    }
+    sizes
+}
+
 /// 2x2 max-pooling with stride 2.
 ///
 /// # Shapes

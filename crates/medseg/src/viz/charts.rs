@@ -133,10 +133,14 @@ pub fn training_curves(rows: &[EpochRow], path: impl AsRef<Path>) -> Result<()> 
             .draw_series(LineSeries::new(train, CURVE_COLOR.stroke_width(2)).point_size(marks))?
             .label("train loss")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], CURVE_COLOR.stroke_width(2)));
-        losses
-            .draw_series(LineSeries::new(val, SECOND_COLOR.stroke_width(2)).point_size(marks))?
-            .label("validation loss")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], SECOND_COLOR.stroke_width(2)));
+        if !val.is_empty() {
+            losses
+                .draw_series(LineSeries::new(val, SECOND_COLOR.stroke_width(2)).point_size(marks))?
+                .label("validation loss")
+                .legend(|(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], SECOND_COLOR.stroke_width(2))
+                });
+        }
         legend(&mut losses, SeriesLabelPosition::UpperRight)?;
 
         let mut scores = epoch_chart(f1_area, epochs.clone(), 0.0..1.0, "Validation F1", 1)?;
@@ -160,6 +164,8 @@ fn epoch_chart<'a, 'b>(
     ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
     Box<dyn std::error::Error + Send + Sync>,
 > {
+    // integer epochs: at most 11 labels, so that none repeats after rounding
+    let x_labels = ((epochs.end - epochs.start).round() as usize + 1).clamp(2, 11);
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .margin_right(24)
@@ -179,6 +185,7 @@ fn epoch_chart<'a, 'b>(
         .y_desc(y_desc)
         .axis_desc_style((FAMILY, AXIS_DESC_SIZE))
         .label_style((FAMILY, LABEL_SIZE))
+        .x_labels(x_labels)
         .x_label_formatter(&|v| format!("{v:.0}"))
         .y_label_formatter(&y_format)
         .y_labels(6)
