@@ -19,6 +19,8 @@ struct Cli {
 enum Cmd {
     /// Run the whole tool on synthetic data: generate, train, evaluate, predict, report.
     Demo(cmd::demo::DemoArgs),
+    /// Measure training throughput, tiled inference time and peak memory (synthetic inputs).
+    Bench(cmd::bench::BenchArgs),
     /// Print a model's parameters, FLOPs and output shapes.
     Info(cmd::info::InfoArgs),
     /// Score saved probability maps against ground-truth masks.
@@ -39,6 +41,7 @@ enum Cmd {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Info(args) => cmd::info::run(args),
+        Cmd::Bench(args) => cmd::bench::run(args),
         Cmd::Demo(args) => cmd::demo::run(args),
         Cmd::Score(args) => cmd::score::run(args),
         Cmd::Data(args) => cmd::data::run(args),

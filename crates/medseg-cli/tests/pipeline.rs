@@ -246,6 +246,17 @@ fn bad_inputs_exit_2_with_clear_messages() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("nowhere"));
+    // a GPU backend that was not compiled in says how to rebuild
+    if !cfg!(feature = "cuda") {
+        medseg()
+            .args(["train", "--device", "cuda", "--config"])
+            .arg(&cfg)
+            .arg("--data-root")
+            .arg(f.path("data"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("--features cuda"));
+    }
     // unwritable output folder (a path under a regular file)
     std::fs::write(f.path("file"), "x").unwrap();
     f.train(&cfg, "file/run")

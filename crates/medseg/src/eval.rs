@@ -42,8 +42,11 @@ pub fn evaluate(
     let (mut all_prob, mut all_truth) = (Vec::new(), Vec::new());
     for case in cases {
         let decoded = decode_case(case, kind, fov_source)?;
-        let truth = decoded.mask.as_ref().ok_or_else(|| Error::MissingFile {
-            path: case.image.with_extension("(mask)"),
+        let truth = decoded.mask.as_ref().ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{} has no ground-truth mask; only labelled cases can be evaluated",
+                case.image.display()
+            ))
         })?;
         let pred = predictor.predict(&decoded.image, &decoded.fov)?;
         acc.add_image(

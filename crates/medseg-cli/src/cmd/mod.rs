@@ -1,5 +1,6 @@
 //! One module per subcommand: parse, validate, call the library, print.
 
+pub mod bench;
 pub mod data;
 pub mod demo;
 pub mod eval;

@@ -1,0 +1,159 @@
+//! `medseg bench`: training throughput, tiled inference time and peak memory of a model, on
+//! synthetic inputs, for the side-by-side comparison with PyTorch
+//! (`scripts/bench-vs-pytorch.sh`, `tools/reference/bench_torch.py` does the same there).
+
+use std::time::Instant;
+
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::prelude::*;
+use medseg::data::Planes;
+use medseg::data::tiling::{Blend, TileConfig};
+use medseg::loss::{BceKind, LossConfig};
+use medseg::models::ModelName;
+use medseg::train::trainer::predict_planes;
+
+use crate::device::{DeviceKind, select_device};
+
+/// Arguments of `medseg bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Model preset.
+    #[arg(long, default_value = "msa-u2net", value_parser = |s: &str| ModelName::parse(s).map_err(|e| e.to_string()))]
+    pub model: ModelName,
+    /// Input channels (1 = DRIVE's green channel).
+    #[arg(long, default_value_t = 1)]
+    pub channels: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Training patch side.
+    #[arg(long, default_value_t = 64)]
+    pub patch: usize,
+    /// Timed training steps (after 2 warm-up steps).
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Timed repetitions of each inference (after 1 warm-up).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Deterministic pseudo-random values in `[0, 1)`.
+fn pattern(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32) / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+/// Runs `medseg bench`.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let plain = select_device(args.device)?;
+    let device = plain.clone().autodiff();
+    device.seed(0);
+    let config = args.model.config().with_in_channels(args.channels);
+    let mut model = config.init(&device)?;
+    let loss_cfg = LossConfig::new()
+        .with_bce(BceKind::Focal {
+            alpha: Some(0.25),
+            gamma: 2.0,
+        })
+        .with_w_dice(1.0);
+    let loss_fn = loss_cfg.init()?;
+    let mut optim = AdamWConfig::new().with_epsilon(1e-8).init();
+    let (b, c, p) = (args.batch, args.channels, args.patch);
+    let x = pattern(b * c * p * p, 1);
+    let y: Vec<f32> = pattern(b * p * p, 2)
+        .into_iter()
+        .map(|v| (v > 0.88) as u8 as f32)
+        .collect();
+    let mut train_seconds = 0.0;
+    for step in 0..args.steps + 2 {
+        let start = Instant::now();
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, p, p]), &device);
+        let yt = Tensor::<4>::from_data(TensorData::new(y.clone(), [b, 1, p, p]), &device);
+        let loss = loss_fn.forward(model.forward(xt), yt).total;
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model, grads);
+        let _ = loss.into_scalar::<f32>();
+        if step >= 2 {
+            train_seconds += start.elapsed().as_secs_f64();
+        }
+    }
+    let patches_per_s = (args.steps * b) as f64 / train_seconds;
+
+    let net = model.valid();
+    let tiling = TileConfig {
+        tile: [128, 128],
+        overlap: 0.25,
+        batch: 8,
+        blend: Blend::Gaussian { sigma_scale: 0.125 },
+    };
+    let time_infer = |h: usize, w: usize, tiling: &TileConfig| -> anyhow::Result<f64> {
+        let image = Planes {
+            channels: c,
+            width: w as u32,
+            height: h as u32,
+            data: pattern(c * h * w, 3),
+        };
+        let mut best = f64::INFINITY;
+        for rep in 0..args.repeats + 1 {
+            let start = Instant::now();
+            predict_planes(&net, &image, tiling, &plain)?;
+            if rep > 0 {
+                best = best.min(start.elapsed().as_secs_f64());
+            }
+        }
+        Ok(best * 1e3)
+    };
+    let drive_ms = time_infer(584, 565, &tiling)?;
+    let whole = TileConfig {
+        tile: [256, 256],
+        overlap: 0.0,
+        batch: 1,
+        ..tiling.clone()
+    };
+    let lesion_ms = time_infer(256, 256, &whole)?;
+    let rss = peak_rss_mib();
+    let v = serde_json::json!({
+        "impl": "medseg",
+        "model": args.model.as_str(),
+        "params": net.trainable_params(),
+        "train_batch": b, "patch": p, "channels": c,
+        "train_patches_per_s": patches_per_s,
+        "infer_drive_ms": drive_ms,
+        "infer_256_ms": lesion_ms,
+        "peak_rss_mib": rss,
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    });
+    if args.json {
+        println!("{v}");
+    } else {
+        println!(
+            "{}: train {patches_per_s:.1} patches/s (batch {b} of {p}x{p}), DRIVE 584x565 tiled {drive_ms:.0} ms, 256x256 {lesion_ms:.0} ms, peak RSS {:.0} MiB",
+            args.model.as_str(),
+            rss.unwrap_or(f64::NAN)
+        );
+    }
+    Ok(())
+}

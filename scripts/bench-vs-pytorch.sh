@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Side by side: medseg (burn Flex) and the identical PyTorch network, same inputs' shapes,
+# same loss and optimizer, same tiling, 2 threads each. Appends rows to BENCHMARKS.md and prints
+#   train_ratio=<ours/pytorch patches/s> infer_ratio=<ours/pytorch ms> rss_ratio=<ours/pytorch>
+#
+#   scripts/bench-vs-pytorch.sh [MODEL] [STEPS]      (default msa-u2net, 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:-msa-u2net}
+steps=${2:-10}
+threads=2
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -c "import torch, torchvision" 2>/dev/null || .venv/bin/pip install -q -r tools/requirements.txt
+
+cargo build --release -p medseg-cli
+medseg=target/release/medseg
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$medseg" info --model "$model" --input 1x64x64 --json \
+    | .venv/bin/python -c "import json,sys; print(json.dumps(json.load(sys.stdin)['config']))" > "$tmp/config.json"
+
+RAYON_NUM_THREADS=$threads "$medseg" bench --model "$model" --channels 1 --steps "$steps" --json > "$tmp/ours.json"
+OMP_NUM_THREADS=$threads .venv/bin/python tools/reference/bench_torch.py "$tmp/config.json" \
+    --steps "$steps" --threads "$threads" > "$tmp/torch.json"
+
+.venv/bin/python - "$tmp/ours.json" "$tmp/torch.json" "$model" <<'PY'
+import json, platform, subprocess, sys, datetime
+ours = json.load(open(sys.argv[1])); ref = json.load(open(sys.argv[2])); model = sys.argv[3]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+rows = []
+for r in (ours, ref):
+    rows.append(f"| {datetime.date.today()} | {model} | {r['impl']} | {r['train_patches_per_s']:.1f} | "
+                f"{r['infer_drive_ms']:.0f} | {r['infer_256_ms']:.0f} | {r['peak_rss_mib']:.0f} |")
+header = ("| date | model | implementation | train patches/s (batch 8 of 64x64) | DRIVE 584x565 tiled ms | "
+          "256x256 ms | peak RSS MiB |\n|---|---|---|---|---|---|---|\n")
+try:
+    text = open("BENCHMARKS.md").read()
+except FileNotFoundError:
+    text = ("# Benchmarks\n\nRows appended by `scripts/bench-vs-pytorch.sh` (2 threads each, synthetic inputs, "
+            f"the same network built from the same config).\n\nMachine: {cpu}, {subprocess.getoutput('nproc')} cores.\n\n" + header)
+open("BENCHMARKS.md", "w").write(text.rstrip("\n") + "\n" + "\n".join(rows) + "\n")
+print(f"train_ratio={ours['train_patches_per_s'] / ref['train_patches_per_s']:.3f} "
+      f"infer_ratio={ours['infer_drive_ms'] / ref['infer_drive_ms']:.3f} "
+      f"rss_ratio={ours['peak_rss_mib'] / ref['peak_rss_mib']:.3f}")
+PY

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Reruns the experiments behind the README's results tables.
+#
+#   scripts/reproduce.sh DATA_ROOT [CONFIG...]
+#
+# DATA_ROOT holds the datasets in their official layouts (DRIVE/, STARE/, PH2/; see README).
+# With no CONFIG, every config under configs/<dataset>/ whose dataset folder exists is run.
+# Each run trains into runs/<dataset>/<name>/, evaluates on the test split, and copies the
+# metrics JSON/CSV, metrics.csv (training log), run time and peak memory into
+# results/<dataset>/<name>/ (never the probability maps).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 DATA_ROOT [CONFIG...]" >&2
+    exit 2
+fi
+root=$1
+shift
+if [ ! -d "$root" ]; then
+    echo "error: data root $root does not exist" >&2
+    exit 2
+fi
+
+cargo build --release -p medseg-cli
+medseg=target/release/medseg
+
+dataset_dir() {
+    case "$1" in
+        drive) echo "$root/DRIVE" ;;
+        stare) echo "$root/STARE" ;;
+        ph2) echo "$root/PH2" ;;
+        *) echo "$root/$1" ;;
+    esac
+}
+
+configs=("$@")
+if [ ${#configs[@]} -eq 0 ]; then
+    for c in configs/*/*.toml; do
+        case "$c" in configs/synthetic/*) continue ;; esac
+        configs+=("$c")
+    done
+fi
+
+for config in "${configs[@]}"; do
+    dataset=$(basename "$(dirname "$config")")
+    name=$(basename "$config" .toml)
+    data=$(dataset_dir "$dataset")
+    if [ ! -d "$data" ]; then
+        echo "skipping $config: $data is missing (expected the official $dataset layout)" >&2
+        continue
+    fi
+    run=runs/$dataset/$name
+    out=results/$dataset/$name
+    mkdir -p "$out"
+    echo "== $config -> $run"
+    /usr/bin/time -v -o "$out/time.txt" \
+        "$medseg" train --config "$config" --data-root "$data" --out "$run" --force --quiet
+    "$medseg" eval --run "$run" --root "$data" --split test --out "$run/eval-test" > "$out/eval.txt"
+    cp "$run/eval-test/metrics.json" "$run/eval-test/metrics.csv" "$run/eval-test/timing.csv" "$out/"
+    cp "$run/metrics.csv" "$out/train_metrics.csv"
+    cp "$run/config.toml" "$out/config.resolved.toml"
+    grep -E "Elapsed|Maximum resident" "$out/time.txt" || true
+done
