@@ -4,7 +4,8 @@
 //!
 //! Output folder layout: `metrics.json` and `metrics.csv` (the [`MetricReport`] schema that
 //! `medseg score` writes too), `timing.csv`, `roc.png`, `pr.png`, and per image
-//! `prob/<id>.png` (16-bit), `mask/<id>.png`, `overlay/<id>.png`, `error/<id>.png`.
+//! `prob/<id>.png` (16-bit), `mask/<id>.png`, `overlay/<id>.png`, `error/<id>.png` and
+//! `panel/<id>.png` (image, truth, prediction, errors side by side).
 
 use std::path::Path;
 
@@ -77,6 +78,12 @@ pub fn evaluate(
             viz::save_png(
                 &viz::error_map(&binary, &truth.data, Some(&decoded.fov.data), w, h),
                 file("error"),
+            )?;
+            let rgb = crate::infer::to_rgb8(&decoded.image);
+            let fov = Some(decoded.fov.data.as_slice());
+            viz::save_png(
+                &viz::comparison_panel(&rgb, w, h, &truth.data, &binary, fov),
+                file("panel"),
             )?;
         }
     }

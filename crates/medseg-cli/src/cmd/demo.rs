@@ -130,24 +130,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         )?;
         if let Some(mask_path) = &case.mask {
             let truth = medseg::data::read_mask(mask_path)?;
-            let gray = |m: &[bool]| {
-                image::RgbImage::from_fn(w, h, |x, y| {
-                    let v = if m[(y * w + x) as usize] { 255 } else { 0 };
-                    image::Rgb([v, v, v])
-                })
-            };
-            let picture = viz::panel(&[
-                (
-                    "image",
-                    image::RgbImage::from_raw(w, h, rgb.clone()).context("image buffer")?,
-                ),
-                ("truth", gray(&truth.data)),
-                ("prediction", gray(&binary)),
-                (
-                    "errors",
-                    viz::error_map(&binary, &truth.data, Some(&pred.fov.data), w, h),
-                ),
-            ]);
+            let picture =
+                viz::comparison_panel(&rgb, w, h, &truth.data, &binary, Some(&pred.fov.data));
             viz::save_png(&picture, out.join(format!("panel_{}.png", case.id)))?;
         }
         lines.push(format!(

@@ -118,7 +118,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", r.to_json());
     } else {
-        print!("{r}");
+        println!("{r}");
         let total: f64 = result.seconds.iter().map(|(_, s)| s).sum();
         println!(
             "inference: {:.3} s per image on average ({} images)",

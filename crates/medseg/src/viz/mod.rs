@@ -38,7 +38,7 @@ pub use maps::{
     TRUE_NEGATIVE_COLOR, TRUE_POSITIVE_COLOR, error_map, mask_png, overlay, overlay_outline,
     probability_png, probability_png16,
 };
-pub use panel::{PANEL_CAPTION_HEIGHT, PANEL_PADDING, panel};
+pub use panel::{PANEL_CAPTION_HEIGHT, PANEL_PADDING, comparison_panel, panel};
 pub use save::save_png;
 
 /// Panics with a message naming `what` when `len != width * height * channels`.

@@ -91,3 +91,34 @@ fn caption_strip(
     }
     RgbImage::from_raw(size.0, size.1, buf).ok_or_else(|| "caption buffer size".into())
 }
+
+/// The README/report picture of one case: image | truth | prediction | error map (see
+/// [`crate::viz::error_map`] for the colours).
+///
+/// # Panics
+/// If a buffer's length does not match `width` and `height`.
+pub fn comparison_panel(
+    image_rgb: &[u8],
+    width: u32,
+    height: u32,
+    truth: &[bool],
+    pred: &[bool],
+    fov: Option<&[bool]>,
+) -> RgbImage {
+    let gray = |m: &[bool]| {
+        RgbImage::from_fn(width, height, |x, y| {
+            let v = if m[(y * width + x) as usize] { 255 } else { 0 };
+            image::Rgb([v, v, v])
+        })
+    };
+    let image = RgbImage::from_fn(width, height, |x, y| {
+        let i = 3 * (y * width + x) as usize;
+        image::Rgb([image_rgb[i], image_rgb[i + 1], image_rgb[i + 2]])
+    });
+    panel(&[
+        ("image", image),
+        ("truth", gray(truth)),
+        ("prediction", gray(pred)),
+        ("errors", super::error_map(pred, truth, fov, width, height)),
+    ])
+}
