@@ -51,22 +51,18 @@ pub fn scan(root: &Path) -> Result<Scan> {
         let m1_ext = ext_of(manual1.as_ref(), "gif");
         let fov_ext = ext_of(fov.as_ref(), "gif");
         for (id, image) in &images.by_id {
-            let mask = manual1.as_ref().and_then(|_| {
-                pair(
-                    manual1.as_ref(),
-                    id,
-                    Need::Required(dir.join(format!("1st_manual/{id}_manual1.{m1_ext}"))),
-                    &mut problems,
-                )
-            });
-            let fov_path = fov.as_ref().and_then(|_| {
-                pair(
-                    fov.as_ref(),
-                    id,
-                    Need::Required(dir.join(format!("mask/{id}_{folder}_mask.{fov_ext}"))),
-                    &mut problems,
-                )
-            });
+            let mask = pair(
+                manual1.as_ref(),
+                id,
+                Need::IfFolder(dir.join(format!("1st_manual/{id}_manual1.{m1_ext}"))),
+                &mut problems,
+            );
+            let fov_path = pair(
+                fov.as_ref(),
+                id,
+                Need::IfFolder(dir.join(format!("mask/{id}_{folder}_mask.{fov_ext}"))),
+                &mut problems,
+            );
             let second = pair(manual2.as_ref(), id, Need::Optional, &mut problems);
             if manual1.is_some() && mask.is_none() {
                 continue;

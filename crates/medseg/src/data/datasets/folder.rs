@@ -84,22 +84,18 @@ fn scan_nnunet(root: &Path) -> Result<Scan> {
         let l_ext = ext_of(labels.as_ref(), "png");
         let f_ext = ext_of(fov.as_ref(), "png");
         for (id, image) in &images.by_id {
-            let mask = labels.as_ref().and_then(|_| {
-                pair(
-                    labels.as_ref(),
-                    id,
-                    Need::Required(lab_dir.join(format!("{id}.{l_ext}"))),
-                    &mut problems,
-                )
-            });
-            let fov_path = fov.as_ref().and_then(|_| {
-                pair(
-                    fov.as_ref(),
-                    id,
-                    Need::Required(fov_dir.join(format!("{id}.{f_ext}"))),
-                    &mut problems,
-                )
-            });
+            let mask = pair(
+                labels.as_ref(),
+                id,
+                Need::IfFolder(lab_dir.join(format!("{id}.{l_ext}"))),
+                &mut problems,
+            );
+            let fov_path = pair(
+                fov.as_ref(),
+                id,
+                Need::IfFolder(fov_dir.join(format!("{id}.{f_ext}"))),
+                &mut problems,
+            );
             if labels.is_some() && mask.is_none() {
                 continue;
             }

@@ -53,14 +53,12 @@ pub fn scan(root: &Path) -> Result<Scan> {
             Need::Required(root.join(format!("manual1/{id}.{m_ext}"))),
             &mut problems,
         );
-        let fov_path = fov.as_ref().and_then(|_| {
-            pair(
-                fov.as_ref(),
-                id,
-                Need::Required(root.join(format!("mask/{id}_mask.{f_ext}"))),
-                &mut problems,
-            )
-        });
+        let fov_path = pair(
+            fov.as_ref(),
+            id,
+            Need::IfFolder(root.join(format!("mask/{id}_mask.{f_ext}"))),
+            &mut problems,
+        );
         let Some(mask) = mask else { continue };
         cases.push(Case {
             id: id.clone(),

@@ -49,14 +49,12 @@ pub fn scan(root: &Path) -> Result<Scan> {
             });
         }
         for (id, image) in &images.by_id {
-            let mask = gt.as_ref().and_then(|_| {
-                pair(
-                    gt.as_ref(),
-                    id,
-                    Need::Required(gt_dir.join(format!("{id}_segmentation.png"))),
-                    &mut problems,
-                )
-            });
+            let mask = pair(
+                gt.as_ref(),
+                id,
+                Need::IfFolder(gt_dir.join(format!("{id}_segmentation.png"))),
+                &mut problems,
+            );
             if gt.is_some() && mask.is_none() {
                 continue;
             }

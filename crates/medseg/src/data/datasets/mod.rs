@@ -244,6 +244,9 @@ impl Index {
 pub(crate) enum Need {
     /// Missing file is a problem, named by this expected path.
     Required(PathBuf),
+    /// Missing file is a problem only when its folder exists (`index` is `Some`): for folders
+    /// that are optional as a whole, like FOV masks.
+    IfFolder(PathBuf),
     /// Missing file is fine.
     Optional,
 }
@@ -258,8 +261,10 @@ pub(crate) fn pair(
     if let Some(p) = index.and_then(|ix| ix.by_id.get(id)) {
         return Some(p.clone());
     }
-    if let Need::Required(path) = need {
-        problems.push(Error::MissingFile { path });
+    match need {
+        Need::Required(path) => problems.push(Error::MissingFile { path }),
+        Need::IfFolder(path) if index.is_some() => problems.push(Error::MissingFile { path }),
+        _ => {}
     }
     None
 }
