@@ -22,11 +22,15 @@ if [ ! -d "$root" ]; then
     exit 2
 fi
 
-cargo build --release -p medseg-cli
-medseg=target/release/medseg
+# MEDSEG: the binary to use (default: target/release/medseg, built here)
+medseg=${MEDSEG:-target/release/medseg}
+if [ -z "${MEDSEG:-}" ]; then
+    cargo build --release -p medseg-cli
+fi
 
 dataset_dir() {
-    case "$1" in
+    # configs/<dataset>/ or configs/<dataset>-<study>/
+    case "${1%%-*}" in
         drive) echo "$root/DRIVE" ;;
         stare) echo "$root/STARE" ;;
         ph2) echo "$root/PH2" ;;

@@ -167,6 +167,62 @@ fn train_eval_predict_score() {
         .stdout(predicate::str::contains("s per image"));
     let n = std::fs::read_dir(f.path("pred")).unwrap().count();
     assert_eq!(n, 9, "prob, mask and overlay for 3 images");
+
+    // the deploy form: exported once, it predicts what the trained form predicts
+    medseg()
+        .args(["export", "--fuse", "--out"])
+        .arg(f.path("fused.safetensors"))
+        .arg(&run)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("deploy form"));
+    let meta = medseg::models::weights::read_weights_meta(&f.path("fused.safetensors")).unwrap();
+    assert!(meta.fused);
+    for (weights, flags, out) in [
+        (f.path("fused.safetensors"), vec![], "pred-fused"),
+        (
+            run.join("model_best.safetensors"),
+            vec!["--no-fuse"],
+            "pred-unfused",
+        ),
+    ] {
+        medseg()
+            .args(["predict", "--weights"])
+            .arg(weights)
+            .args(flags)
+            .arg(f.path("data/test/images"))
+            .arg("--out")
+            .arg(f.path(out))
+            .assert()
+            .success();
+    }
+    let mut files: Vec<_> = std::fs::read_dir(f.path("pred-fused"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with("_prob.png"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3);
+    for name in files {
+        let a = image::open(f.path("pred-fused").join(&name))
+            .unwrap()
+            .into_luma16();
+        let b = image::open(f.path("pred-unfused").join(&name))
+            .unwrap()
+            .into_luma16();
+        let worst = a
+            .as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(x, y)| x.abs_diff(*y))
+            .max()
+            .unwrap();
+        // 16-bit probabilities: 1e-4 in logits is well under 2 steps of 1/65535
+        assert!(
+            worst <= 2,
+            "{name:?}: fused and unfused differ by {worst}/65535"
+        );
+    }
 }
 
 #[test]

@@ -76,18 +76,25 @@ pub fn to_rgb8(image: &RgbPlanes) -> Vec<u8> {
 }
 
 impl Predictor {
-    /// Loads a medseg weights file onto `device`.
+    /// Loads a medseg weights file onto `device`, in the fast deploy form ([`SegNet::fuse`]).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let (net, meta) = load_weights(path, device)?;
-        Ok(Predictor {
-            net,
-            meta,
-            device: device.clone(),
-        })
+        Self::load_with(path, device, true)
     }
 
-    /// Wraps an in-memory network.
-    pub fn new(net: SegNet, meta: WeightsMeta, device: &Device) -> Self {
+    /// Loads a medseg weights file onto `device`; `fuse` re-parameterises the network for
+    /// inference unless the file already holds the deploy form.
+    pub fn load_with(path: &Path, device: &Device, fuse: bool) -> Result<Self> {
+        let (net, meta) = load_weights(path, device)?;
+        Ok(Self::new(net, meta, device, fuse))
+    }
+
+    /// Wraps an in-memory network (put in inference mode; fused if `fuse`).
+    pub fn new(net: SegNet, mut meta: WeightsMeta, device: &Device, fuse: bool) -> Self {
+        let mut net = net.valid();
+        if fuse && !meta.fused {
+            net = net.fuse();
+            meta.fused = true;
+        }
         Predictor {
             net,
             meta,

@@ -109,7 +109,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         batch: 8,
         blend: Blend::Gaussian { sigma_scale: 0.125 },
     };
-    let time_infer = |h: usize, w: usize, tiling: &TileConfig| -> anyhow::Result<f64> {
+    let fused = net.clone().fuse();
+    let time_infer = |net: &medseg::models::SegNet,
+                      h: usize,
+                      w: usize,
+                      tiling: &TileConfig|
+     -> anyhow::Result<f64> {
         let image = Planes {
             channels: c,
             width: w as u32,
@@ -119,21 +124,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let mut best = f64::INFINITY;
         for rep in 0..args.repeats + 1 {
             let start = Instant::now();
-            predict_planes(&net, &image, tiling, &plain)?;
+            predict_planes(net, &image, tiling, &plain)?;
             if rep > 0 {
                 best = best.min(start.elapsed().as_secs_f64());
             }
         }
         Ok(best * 1e3)
     };
-    let drive_ms = time_infer(584, 565, &tiling)?;
     let whole = TileConfig {
         tile: [256, 256],
         overlap: 0.0,
         batch: 1,
         ..tiling.clone()
     };
-    let lesion_ms = time_infer(256, 256, &whole)?;
+    let drive_ms = time_infer(&net, 584, 565, &tiling)?;
+    let lesion_ms = time_infer(&net, 256, 256, &whole)?;
+    let drive_fused_ms = time_infer(&fused, 584, 565, &tiling)?;
+    let lesion_fused_ms = time_infer(&fused, 256, 256, &whole)?;
     let rss = peak_rss_mib();
     let v = serde_json::json!({
         "impl": "medseg",
@@ -143,14 +150,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "train_patches_per_s": patches_per_s,
         "infer_drive_ms": drive_ms,
         "infer_256_ms": lesion_ms,
+        "infer_drive_fused_ms": drive_fused_ms,
+        "infer_256_fused_ms": lesion_fused_ms,
         "peak_rss_mib": rss,
-        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "threads": rayon::current_num_threads(),
     });
     if args.json {
         println!("{v}");
     } else {
         println!(
-            "{}: train {patches_per_s:.1} patches/s (batch {b} of {p}x{p}), DRIVE 584x565 tiled {drive_ms:.0} ms, 256x256 {lesion_ms:.0} ms, peak RSS {:.0} MiB",
+            "{}: train {patches_per_s:.1} patches/s (batch {b} of {p}x{p}), DRIVE 584x565 tiled {drive_ms:.0} ms ({drive_fused_ms:.0} fused), 256x256 {lesion_ms:.0} ms ({lesion_fused_ms:.0} fused), peak RSS {:.0} MiB",
             args.model.as_str(),
             rss.unwrap_or(f64::NAN)
         );

@@ -54,6 +54,9 @@ pub struct EvalArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     pub device: DeviceKind,
+    /// Run the network as trained instead of re-parameterised (slower; same logits to 1e-4).
+    #[arg(long)]
+    pub no_fuse: bool,
 }
 
 pub fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
@@ -83,7 +86,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("pass --run RUN or --weights FILE"),
     };
     let device = select_device(args.device)?;
-    let predictor = Predictor::load(&weights, &device)?;
+    let predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
     let kind = args
         .dataset
         .or(predictor.meta.dataset)

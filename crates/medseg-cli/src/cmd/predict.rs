@@ -32,6 +32,9 @@ pub struct PredictArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     pub device: DeviceKind,
+    /// Run the network as trained instead of re-parameterised (slower; same logits to 1e-4).
+    #[arg(long)]
+    pub no_fuse: bool,
 }
 
 const IMAGE_EXTENSIONS: &[&str] = &[
@@ -121,7 +124,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     };
     let files = collect_inputs(&args.inputs)?;
     let device = select_device(args.device)?;
-    let predictor = Predictor::load(&weights, &device)?;
+    let predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
     let threshold = args.threshold.unwrap_or(predictor.meta.threshold);
     if !(threshold > 0.0 && threshold < 1.0) {
         anyhow::bail!("--threshold must be in (0, 1), got {threshold}");

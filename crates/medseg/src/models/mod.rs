@@ -190,6 +190,17 @@ impl SegNet {
         }
     }
 
+    /// The deploy form for inference: BatchNorms folded into their convs and the parallel
+    /// branches of each conv unit of equal dilation summed into one conv (ACNet-style). Computes
+    /// the same logits as `self` in inference mode (to float rounding), with fewer operations.
+    /// Not for training: the folded network has no BatchNorm left to train.
+    pub fn fuse(self) -> Self {
+        match self {
+            SegNet::U2net(m) => SegNet::U2net(m.fuse()),
+            SegNet::Unet(m) => SegNet::Unet(m.fuse()),
+        }
+    }
+
     /// Trainable parameters (BatchNorm running statistics are not counted).
     pub fn trainable_params(&self) -> usize {
         trainable_params(self)

@@ -299,6 +299,13 @@ impl DecoderNode {
             DecoderNode::Pair(b) => b.forward(x),
         }
     }
+
+    fn fuse(self) -> Self {
+        match self {
+            DecoderNode::Rsu(b) => DecoderNode::Rsu(b.fuse()),
+            DecoderNode::Pair(b) => DecoderNode::Pair(b.fuse()),
+        }
+    }
 }
 
 impl Macs for DecoderNode {
@@ -334,6 +341,15 @@ pub struct U2Net {
 }
 
 impl U2Net {
+    /// The deploy form: every conv unit re-parameterised (see [`crate::nn::msac::ConvUnit::fuse`]).
+    pub fn fuse(self) -> Self {
+        U2Net {
+            encoder: self.encoder.into_iter().map(Rsu::fuse).collect(),
+            decoder: self.decoder.into_iter().map(DecoderNode::fuse).collect(),
+            ..self
+        }
+    }
+
     fn grid(&self) -> GridDecoder {
         GridDecoder {
             levels: self.levels,

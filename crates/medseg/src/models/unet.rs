@@ -142,6 +142,15 @@ pub struct Unet {
 }
 
 impl Unet {
+    /// The deploy form: every conv unit re-parameterised (see [`crate::nn::msac::ConvUnit::fuse`]).
+    pub fn fuse(self) -> Self {
+        Unet {
+            encoder: self.encoder.into_iter().map(VggBlock::fuse).collect(),
+            decoder: self.decoder.into_iter().map(VggBlock::fuse).collect(),
+            ..self
+        }
+    }
+
     fn grid(&self) -> GridDecoder {
         GridDecoder {
             levels: self.levels,

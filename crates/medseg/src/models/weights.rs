@@ -67,6 +67,10 @@ pub struct WeightsMeta {
     pub threshold: f64,
     /// Training epochs behind the weights.
     pub epochs: usize,
+    /// Whether the tensors are the deploy form ([`SegNet::fuse`]): BatchNorms folded, branches
+    /// summed. Such a file loads for inference only.
+    #[serde(default)]
+    pub fused: bool,
 }
 
 /// Current [`WeightsMeta::format`].
@@ -139,6 +143,10 @@ pub fn load_weights(
 ) -> crate::Result<(SegNet, WeightsMeta)> {
     let meta = read_weights_meta(path)?;
     let mut net = meta.model.init(device)?;
+    if meta.fused {
+        // Build the deploy structure first; its values are then replaced by the file's.
+        net = net.fuse();
+    }
     load_pytorch_safetensors(&mut net, path)?;
     Ok((net, meta))
 }

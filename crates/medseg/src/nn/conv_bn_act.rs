@@ -1,5 +1,6 @@
 //! Convolution + BatchNorm (+ optional ReLU), any kernel shape and dilation, "same" padding.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -35,8 +36,8 @@ pub struct ConvBnConfig {
 pub struct ConvBn {
     /// The convolution.
     pub conv: Conv2d,
-    /// The batch normalisation.
-    pub bn: BatchNorm,
+    /// The batch normalisation; `None` once folded into the conv ([`ConvBn::fuse`]).
+    pub bn: Option<BatchNorm>,
     /// Whether a ReLU follows.
     #[module(skip)]
     pub relu: bool,
@@ -61,7 +62,7 @@ impl ConvBnConfig {
             .init(device);
         ConvBn {
             conv,
-            bn: BatchNormConfig::new(self.out_channels).init(device),
+            bn: Some(BatchNormConfig::new(self.out_channels).init(device)),
             relu: self.relu,
         }
     }
@@ -70,7 +71,11 @@ impl ConvBnConfig {
 impl ConvBn {
     /// Forward pass; see [`ConvBn`] for shapes.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.bn.forward(self.conv.forward(x));
+        let x = self.conv.forward(x);
+        let x = match &self.bn {
+            Some(bn) => bn.forward(x),
+            None => x,
+        };
         if self.relu {
             burn::tensor::activation::relu(x)
         } else {
@@ -81,6 +86,48 @@ impl ConvBn {
     /// Output channels.
     pub fn out_channels(&self) -> usize {
         self.conv.weight.shape().dims::<4>()[0]
+    }
+
+    /// A conv with bias and no BatchNorm, from its weight `[out, in, kh, kw]` and bias `[out]`,
+    /// at `dilation` with "same" padding.
+    pub fn from_weights(
+        weight: Tensor<4>,
+        bias: Tensor<1>,
+        dilation: [usize; 2],
+        relu: bool,
+    ) -> Self {
+        let [o, i, kh, kw] = weight.dims();
+        let mut layer = ConvBnConfig::new(i, o)
+            .with_kernel([kh, kw])
+            .with_dilation(dilation)
+            .with_relu(relu)
+            .init(&weight.device());
+        layer.conv.weight = Param::from_tensor(weight);
+        layer.conv.bias = Some(Param::from_tensor(bias));
+        layer.bn = None;
+        layer
+    }
+
+    /// The conv's bias, zeros when it has none.
+    pub fn bias_or_zeros(&self) -> Tensor<1> {
+        match &self.conv.bias {
+            Some(b) => b.val(),
+            None => Tensor::zeros([self.out_channels()], &self.conv.weight.device()),
+        }
+    }
+
+    /// Folds the BatchNorm's inference statistics into the conv: `bn(conv(x))` becomes one conv
+    /// with weight `w * g / sqrt(var + eps)` and bias `beta + (b - mean) * g / sqrt(var + eps)`.
+    /// The result computes the same function as this layer in inference mode.
+    pub fn fuse(self) -> Self {
+        let Some(bn) = &self.bn else {
+            return self;
+        };
+        let o = self.out_channels();
+        let scale = bn.gamma.val() / (bn.running_var.value() + bn.epsilon).sqrt();
+        let bias = bn.beta.val() + (self.bias_or_zeros() - bn.running_mean.value()) * scale.clone();
+        let weight = self.conv.weight.val() * scale.reshape([o, 1, 1, 1]);
+        ConvBn::from_weights(weight, bias, self.conv.dilation, self.relu)
     }
 }
 

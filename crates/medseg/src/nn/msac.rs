@@ -143,6 +143,58 @@ impl ConvUnit {
         }
         burn::tensor::activation::relu(sum.expect("a conv unit has at least one branch"))
     }
+
+    /// The deploy form (ACNet-style structural re-parameterisation): every BatchNorm is folded
+    /// into its conv, and the single-conv branches of equal dilation (`3x3`, `1x3`, `3x1`) are
+    /// summed into one conv of the largest kernel, the smaller kernels zero-padded to its centre.
+    /// Multi-conv (factorised) branches keep their convs, each with its BatchNorm folded in.
+    /// In inference mode the result computes the same function as `self`.
+    pub fn fuse(self) -> ConvUnit {
+        let mut merged: Vec<ConvBn> = Vec::new();
+        let mut rest: Vec<Branch> = Vec::new();
+        for branch in self.branches {
+            let mut convs: Vec<ConvBn> = branch.convs.into_iter().map(ConvBn::fuse).collect();
+            if convs.len() != 1 {
+                rest.push(Branch { convs });
+                continue;
+            }
+            let conv = convs.pop().expect("one conv");
+            match merged
+                .iter()
+                .position(|m| m.conv.dilation == conv.conv.dilation)
+            {
+                Some(k) => {
+                    let sum = add_convs(merged.swap_remove(k), conv);
+                    merged.push(sum);
+                }
+                None => merged.push(conv),
+            }
+        }
+        let branches = merged
+            .into_iter()
+            .map(|c| Branch { convs: vec![c] })
+            .chain(rest)
+            .collect();
+        ConvUnit { branches }
+    }
+}
+
+/// One conv equal to the sum of two BN-free convs of the same dilation ("same" padding): both
+/// kernels are zero-padded, centred, to the larger size, then weights and biases are added.
+fn add_convs(a: ConvBn, b: ConvBn) -> ConvBn {
+    let centred = |c: &ConvBn, [kh, kw]: [usize; 2]| {
+        let w = c.conv.weight.val();
+        let [o, i, h, wd] = w.dims();
+        let (top, left) = ((kh - h) / 2, (kw - wd) / 2);
+        Tensor::zeros([o, i, kh, kw], &w.device())
+            .slice_assign([0..o, 0..i, top..top + h, left..left + wd], w)
+    };
+    let [_, _, ah, aw] = a.conv.weight.dims();
+    let [_, _, bh, bw] = b.conv.weight.dims();
+    let kernel = [ah.max(bh), aw.max(bw)];
+    let weight = centred(&a, kernel) + centred(&b, kernel);
+    let bias = a.bias_or_zeros() + b.bias_or_zeros();
+    ConvBn::from_weights(weight, bias, a.conv.dilation, false)
 }
 
 impl Macs for ConvUnit {

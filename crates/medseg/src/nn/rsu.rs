@@ -116,6 +116,17 @@ impl Rsu {
         d + hxin
     }
 
+    /// The deploy form: every unit re-parameterised ([`ConvUnit::fuse`]).
+    pub fn fuse(self) -> Rsu {
+        Rsu {
+            conv_in: self.conv_in.fuse(),
+            encoders: self.encoders.into_iter().map(ConvUnit::fuse).collect(),
+            bottom: self.bottom.fuse(),
+            decoders: self.decoders.into_iter().map(ConvUnit::fuse).collect(),
+            dilated: self.dilated,
+        }
+    }
+
     /// Spatial size of each encoder level for an input of `size`.
     fn level_sizes(&self, size: [usize; 2]) -> Vec<[usize; 2]> {
         let mut sizes = vec![size];

@@ -51,6 +51,14 @@ impl VggBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.conv2.forward(self.conv1.forward(x))
     }
+
+    /// The deploy form: both units re-parameterised ([`ConvUnit::fuse`]).
+    pub fn fuse(self) -> VggBlock {
+        VggBlock {
+            conv1: self.conv1.fuse(),
+            conv2: self.conv2.fuse(),
+        }
+    }
 }
 
 impl Macs for VggBlock {

@@ -168,6 +168,7 @@ pub fn weights_meta(cfg: &ExperimentConfig, epochs: usize) -> Result<WeightsMeta
         tiling: cfg.train.tiling.clone(),
         threshold: cfg.train.threshold,
         epochs,
+        fused: false,
     })
 }
 

@@ -1,0 +1,58 @@
+//! `medseg export`: write a weights file, optionally in the re-parameterised deploy form.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use burn::module::Module;
+use medseg::models::weights::{load_weights, save_weights};
+use medseg::nn::Form;
+
+/// Arguments of `medseg export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// A medseg weights file, or a training run folder (its `model_best.safetensors`).
+    pub input: PathBuf,
+    /// The weights file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Re-parameterise for inference: fold every BatchNorm into its conv and merge the parallel
+    /// branches of each conv unit (ACNet-style). Same logits, fewer operations; inference only.
+    #[arg(long)]
+    pub fuse: bool,
+}
+
+/// Runs `medseg export`.
+pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let input = if args.input.is_dir() {
+        args.input.join("model_best.safetensors")
+    } else {
+        args.input.clone()
+    };
+    if args.out == input {
+        anyhow::bail!("--out must differ from the input ({})", input.display());
+    }
+    let device = burn::tensor::Device::flex();
+    let (net, mut meta) = load_weights(&input, &device)?;
+    let mut net = net.valid();
+    let size = [256, 256];
+    let before = (net.trainable_params(), net.macs(size, Form::Train));
+    if args.fuse && !meta.fused {
+        net = net.fuse();
+        meta.fused = true;
+    }
+    let after = (net.trainable_params(), net.macs(size, Form::Train));
+    save_weights(&net, &meta, &args.out)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let gflops = |macs: u64| 2.0 * macs as f64 / 1e9;
+    println!(
+        "{} -> {}{}: {} -> {} parameters, {:.2} -> {:.2} GFLOPs at 256x256",
+        input.display(),
+        args.out.display(),
+        if meta.fused { " (deploy form)" } else { "" },
+        before.0,
+        after.0,
+        gflops(before.1),
+        gflops(after.1),
+    );
+    Ok(())
+}

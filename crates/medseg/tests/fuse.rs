@@ -1,0 +1,112 @@
+//! Re-parameterised (deploy) networks compute the same logits as the trained form.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use medseg::models::{ModelConfig, ModelName, SegNet};
+use medseg::nn::{ConvUnitKind, Form};
+
+/// Moves every 1-D tensor (BatchNorm gamma, beta, running mean and variance; conv biases) away
+/// from its initial value, so that folding the BatchNorm is not a no-op (a fresh BatchNorm is the
+/// identity). Running variances stay positive: `v * U(0.5, 1.5) + U(-0.2, 0.2)` with `v = 1`.
+struct Perturb;
+
+impl ModuleMapper for Perturb {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D != 1 {
+            return param;
+        }
+        let (id, t, mapper) = param.consume();
+        let (shape, device) = (t.shape(), t.device());
+        let scale = Tensor::random(shape.clone(), Distribution::Uniform(0.5, 1.5), &device);
+        let shift = Tensor::random(shape, Distribution::Uniform(-0.2, 0.2), &device);
+        Param::from_mapped_value(id, t * scale + shift, mapper)
+    }
+}
+
+fn max_abs(t: Tensor<4>) -> f32 {
+    t.abs().max().into_scalar()
+}
+
+/// Asserts that `fuse()` keeps every output map within 1e-4 of the unfused network's (relative
+/// to the logits' magnitude when it exceeds 1), and that it removes work when it should.
+fn check(name: &str, config: ModelConfig, size: [usize; 2]) {
+    let device = Device::flex();
+    device.seed(7);
+    let net: SegNet = config.init(&device).unwrap().map(&mut Perturb).valid();
+    let x = Tensor::<4>::random(
+        [2, config.in_channels(), size[0], size[1]],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let before = net.forward(x.clone());
+    let train_macs = net.macs(size, Form::Train);
+    let deploy_macs = net.macs(size, Form::Deploy);
+    let fused = net.fuse();
+    // The fused network has the deploy form's cost.
+    assert_eq!(fused.macs(size, Form::Train), deploy_macs, "{name}");
+    assert!(deploy_macs <= train_macs, "{name}");
+    let after = fused.forward(x);
+    let maps = |o: medseg::models::SegOutput| [vec![o.fused], o.sides].concat();
+    for (k, (a, b)) in maps(before).into_iter().zip(maps(after)).enumerate() {
+        let scale = max_abs(a.clone()).max(1.0);
+        let diff = max_abs(a - b);
+        assert!(
+            diff <= 1e-4 * scale,
+            "{name}: map {k} differs by {diff} (logit scale {scale})"
+        );
+    }
+}
+
+#[test]
+fn fused_presets_match_unfused() {
+    for name in ModelName::ALL {
+        // U2-Net's seven levels need at least 64 px; the others run at 32 px to stay fast.
+        let size = if name == ModelName::U2net {
+            [64, 64]
+        } else {
+            [32, 48]
+        };
+        check(name.as_str(), name.config(), size);
+    }
+}
+
+#[test]
+fn fused_variants_match_unfused() {
+    // Three MSAC scales, and factorised units (two folded convs in series, not merged).
+    let mut msa = ModelName::MsaU2netTiny.config();
+    let ModelConfig::U2net(c) = &mut msa else {
+        panic!("msa-u2net-tiny is a U2-Net-family config")
+    };
+    c.unit = ConvUnitKind::Msac {
+        dilations: vec![1, 2, 3],
+    };
+    check("msa-u2net-tiny d123", msa, [40, 40]);
+
+    let mut fact = ModelName::UnetPpDs.config();
+    let ModelConfig::Unet(c) = &mut fact else {
+        panic!("unet-pp-ds is a U-Net config")
+    };
+    c.widths = vec![4, 8, 8];
+    c.unit = ConvUnitKind::Factorised {
+        kernels: vec![3, 5],
+    };
+    check("unet-pp-ds factorised", fact, [24, 24]);
+}
+
+#[test]
+fn fused_msac_unit_has_one_conv_per_dilation_and_no_batchnorm() {
+    let device = Device::flex();
+    let unit = medseg::nn::ConvUnitConfig::new(3, 5)
+        .with_kind(ConvUnitKind::Msac {
+            dilations: vec![1, 2],
+        })
+        .init(&device)
+        .fuse();
+    assert_eq!(unit.branches.len(), 2);
+    for b in &unit.branches {
+        assert_eq!(b.convs.len(), 1);
+        assert!(b.convs[0].bn.is_none());
+        assert_eq!(b.convs[0].conv.weight.dims(), [5, 3, 3, 3]);
+    }
+}
