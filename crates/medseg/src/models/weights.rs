@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore, bridge};
+use burn::tensor::{DType, TensorData};
+use safetensors::{Dtype, SafeTensors};
 
 use super::SegNet;
 
@@ -10,37 +12,48 @@ use super::SegNet;
 /// `tools/reference/medseg_ref.py`, `num_batches_tracked` absent or ignored) into `net`.
 ///
 /// Every parameter of `net` must be present with the right shape; extra tensors are an error too.
+/// The file is read and its header parsed once (burn-store's lazy safetensors reader parses the
+/// header again for every tensor, which made loading a 600-tensor file take seconds).
 pub fn load_pytorch_safetensors(net: &mut SegNet, path: &Path) -> crate::Result<()> {
-    if !path.is_file() {
-        return Err(crate::Error::MissingFile {
+    let decode = |reason: String| crate::Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => crate::Error::MissingFile {
             path: path.to_path_buf(),
-        });
+        },
+        _ => crate::Error::io(path, e),
+    })?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| decode(format!("not a safetensors file: {e}")))?;
+    let mut tensors = Vec::new();
+    for (name, view) in file.tensors() {
+        if name.ends_with("num_batches_tracked") {
+            continue;
+        }
+        let dtype = match view.dtype() {
+            Dtype::F32 => DType::F32,
+            Dtype::F64 => DType::F64,
+            Dtype::F16 => DType::F16,
+            Dtype::BF16 => DType::BF16,
+            other => {
+                return Err(decode(format!(
+                    "tensor '{name}' has unsupported type {other:?}"
+                )));
+            }
+        };
+        let data = TensorData::from_bytes_vec(view.data().to_vec(), view.shape().to_vec(), dtype);
+        tensors.push(bridge::from_data(data, name, None));
     }
-    let mut store = SafetensorsStore::from_file(path)
-        .with_from_adapter(PyTorchToBurnAdapter)
-        .skip_enum_variants(true)
-        .allow_partial(true);
-    let result = net
-        .load_from(&mut store)
-        .map_err(|e| crate::Error::Decode {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let unused: Vec<&String> = result
-        .unused
-        .iter()
-        .filter(|k| !k.ends_with("num_batches_tracked"))
-        .collect();
-    if !result.missing.is_empty() || !unused.is_empty() || !result.errors.is_empty() {
-        return Err(crate::Error::Decode {
-            path: path.to_path_buf(),
-            reason: format!(
-                "weights do not match the model: missing {:?}, unexpected {:?}, errors {:?}",
-                result.missing.iter().map(|(p, _)| p).collect::<Vec<_>>(),
-                unused,
-                result.errors
-            ),
-        });
+    let result = net.apply(tensors, None, Some(Box::new(PyTorchToBurnAdapter)), true);
+    if !result.missing.is_empty() || !result.unused.is_empty() || !result.errors.is_empty() {
+        return Err(decode(format!(
+            "weights do not match the model: missing {:?}, unexpected {:?}, errors {:?}",
+            result.missing.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            result.unused,
+            result.errors
+        )));
     }
     Ok(())
 }

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Cross-dataset rows: the shipped DRIVE weights tested on the STARE test split, and the STARE
+# weights on the DRIVE test split (each dataset's own FOV rule and metrics).
+#
+#   scripts/cross-dataset.sh DATA_ROOT
+#
+# Writes runs/cross/<name>/ (maps, pictures) and results/cross/<name>/ (metrics JSON/CSV, log).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ $# -ne 1 ] || [ ! -d "$1" ]; then
+    echo "usage: $0 DATA_ROOT (holding DRIVE/ and STARE/)" >&2
+    exit 2
+fi
+root=$1
+medseg=${MEDSEG:-target/release/medseg}
+if [ -z "${MEDSEG:-}" ]; then
+    cargo build --release -p medseg-cli
+fi
+cross() {
+    local weights=$1 dataset=$2 folder=$3 name=$4
+    if [ ! -d "$root/$folder" ]; then
+        echo "skipping $name: $root/$folder is missing" >&2
+        return
+    fi
+    mkdir -p "results/cross/$name"
+    "$medseg" eval --weights "$weights" --dataset "$dataset" --root "$root/$folder" --split test \
+        --out "runs/cross/$name" > "results/cross/$name/eval.txt"
+    cp "runs/cross/$name/metrics.json" "runs/cross/$name/metrics.csv" "runs/cross/$name/timing.csv" \
+        "results/cross/$name/"
+    tail -n 4 "results/cross/$name/eval.txt"
+}
+cross weights/drive.safetensors stare STARE drive-on-stare
+cross weights/stare.safetensors drive DRIVE stare-on-drive

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Prints a Markdown table of result folders written by scripts/reproduce.sh or run-parallel.sh.
+
+    scripts/results-table.py results/drive-ablation/*
+
+Each folder holds metrics.json (`medseg eval`), train_metrics.csv (the run's metrics.csv) and
+time.txt (`/usr/bin/time -v`). Columns: test F1 (mean over images / pooled over pixels), AUC
+(pooled), sensitivity, specificity, accuracy (pooled), best validation F1 and its epoch, training
+wall time and peak memory. Standard library only.
+"""
+
+import csv
+import json
+import os
+import re
+import sys
+
+
+def wall_and_rss(folder):
+    path = os.path.join(folder, "time.txt")
+    if not os.path.exists(path):
+        return "", ""
+    text = open(path).read()
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", text)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    return (wall.group(1) if wall else "", f"{int(rss.group(1)) / 1024:.0f}" if rss else "")
+
+
+def best_val(folder):
+    path = os.path.join(folder, "train_metrics.csv")
+    if not os.path.exists(path):
+        return ""
+    rows = [r for r in csv.DictReader(open(path)) if r.get("val_f1")]
+    if not rows:
+        return ""
+    best = max(rows, key=lambda r: float(r["val_f1"]))
+    return f"{float(best['val_f1']):.4f} @{best['epoch']}"
+
+
+def main(folders):
+    print("| run | test F1 mean | test F1 pooled | AUC | Se | Sp | Acc | best val F1 @epoch | train wall | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for folder in folders:
+        path = os.path.join(folder, "metrics.json")
+        if not os.path.exists(path):
+            print(f"| {os.path.basename(folder.rstrip('/'))} | (no metrics.json) |||||||||")
+            continue
+        m = json.load(open(path))
+        mean, pooled = m["mean"], m["pooled"]
+        wall, rss = wall_and_rss(folder)
+        auc = pooled.get("auc")
+        auc = f"{auc:.4f}" if auc is not None else "-"
+        print(
+            f"| {os.path.basename(folder.rstrip('/'))} | {mean['f1']:.4f} | {pooled['f1']:.4f} | {auc} | "
+            f"{pooled['sensitivity']:.4f} | {pooled['specificity']:.4f} | {pooled['accuracy']:.4f} | "
+            f"{best_val(folder)} | {wall} | {rss} |"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    main(sys.argv[1:])
