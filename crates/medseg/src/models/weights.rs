@@ -109,6 +109,13 @@ pub fn save_weights(net: &SegNet, meta: &WeightsMeta, path: &Path) -> crate::Res
             path: path.to_path_buf(),
             reason: format!("cannot write weights: {e}"),
         })?;
+    // The store creates its file private (0600); a weights file is meant to be shared.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| crate::Error::io(&tmp, e))?;
+    }
     std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
 }
 
