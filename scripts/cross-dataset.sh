@@ -12,10 +12,8 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
     exit 2
 fi
 root=$1
-medseg=${MEDSEG:-target/release/medseg}
-if [ -z "${MEDSEG:-}" ]; then
-    cargo build --release -p medseg-cli
-fi
+source scripts/common.sh
+medseg=$(medseg_binary)
 cross() {
     local weights=$1 dataset=$2 folder=$3 name=$4
     if [ ! -d "$root/$folder" ]; then

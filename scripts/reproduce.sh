@@ -17,26 +17,9 @@ if [ $# -lt 1 ]; then
 fi
 root=$1
 shift
-if [ ! -d "$root" ]; then
-    echo "error: data root $root does not exist" >&2
-    exit 2
-fi
-
-# MEDSEG: the binary to use (default: target/release/medseg, built here)
-medseg=${MEDSEG:-target/release/medseg}
-if [ -z "${MEDSEG:-}" ]; then
-    cargo build --release -p medseg-cli
-fi
-
-dataset_dir() {
-    # configs/<dataset>/ or configs/<dataset>-<study>/
-    case "${1%%-*}" in
-        drive) echo "$root/DRIVE" ;;
-        stare) echo "$root/STARE" ;;
-        ph2) echo "$root/PH2" ;;
-        *) echo "$root/$1" ;;
-    esac
-}
+source scripts/common.sh
+require_root
+medseg=$(medseg_binary)
 
 configs=("$@")
 if [ ${#configs[@]} -eq 0 ]; then

@@ -18,27 +18,13 @@ fi
 root=$1
 threads=$2
 shift 2
-if [ ! -d "$root" ]; then
-    echo "error: data root $root does not exist" >&2
-    exit 2
-fi
-medseg=${MEDSEG:-target/release/medseg}
-if [ ! -x "$medseg" ]; then
-    cargo build --release -p medseg-cli || exit 2
-fi
+source scripts/common.sh
+require_root
+medseg=$(medseg_binary)
 train_timeout=${TRAIN_TIMEOUT:-0}
 eval_timeout=${EVAL_TIMEOUT:-0}
 timer=()
 if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -v); fi
-
-dataset_dir() {
-    case "${1%%-*}" in
-        drive) echo "$root/DRIVE" ;;
-        stare) echo "$root/STARE" ;;
-        ph2) echo "$root/PH2" ;;
-        *) echo "$root/$1" ;;
-    esac
-}
 
 one() {
     local config=$1
