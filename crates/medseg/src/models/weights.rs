@@ -8,24 +8,37 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::SegNet;
 
-/// Loads a PyTorch `state_dict` saved as safetensors (module names as in
-/// `tools/reference/medseg_ref.py`, `num_batches_tracked` absent or ignored) into `net`.
-///
-/// Every parameter of `net` must be present with the right shape; extra tensors are an error too.
-/// The file is read and its header parsed once (burn-store's lazy safetensors reader parses the
-/// header again for every tensor, which made loading a 600-tensor file take seconds).
-pub fn load_pytorch_safetensors(net: &mut SegNet, path: &Path) -> crate::Result<()> {
-    let decode = |reason: String| crate::Error::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+/// Reads a whole file, naming it in the error.
+fn read_file(path: &Path) -> crate::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => crate::Error::MissingFile {
             path: path.to_path_buf(),
         },
         _ => crate::Error::io(path, e),
-    })?;
-    let file = SafeTensors::deserialize(&bytes)
+    })
+}
+
+fn decode_error(path: &Path, reason: String) -> crate::Error {
+    crate::Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Loads a PyTorch `state_dict` saved as safetensors (module names as in
+/// `tools/reference/medseg_ref.py`, `num_batches_tracked` absent or ignored) into `net`.
+///
+/// Every parameter of `net` must be present with the right shape; extra tensors are an error too.
+pub fn load_pytorch_safetensors(net: &mut SegNet, path: &Path) -> crate::Result<()> {
+    apply_safetensors(net, &read_file(path)?, path)
+}
+
+/// Applies the tensors of safetensors `bytes` (read from `path`) to `net`. The header is parsed
+/// once (burn-store's lazy safetensors reader parses it again for every tensor, which made
+/// loading a 600-tensor file take seconds).
+fn apply_safetensors(net: &mut SegNet, bytes: &[u8], path: &Path) -> crate::Result<()> {
+    let decode = |reason: String| decode_error(path, reason);
+    let file = SafeTensors::deserialize(bytes)
         .map_err(|e| decode(format!("not a safetensors file: {e}")))?;
     let mut tensors = Vec::new();
     for (name, view) in file.tensors() {
@@ -121,29 +134,18 @@ pub fn save_weights(net: &SegNet, meta: &WeightsMeta, path: &Path) -> crate::Res
 
 /// Reads the metadata of a medseg weights file.
 pub fn read_weights_meta(path: &Path) -> crate::Result<WeightsMeta> {
-    let bad = |reason: String| crate::Error::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => crate::Error::MissingFile {
-            path: path.to_path_buf(),
-        },
-        _ => crate::Error::io(path, e),
-    })?;
-    if bytes.len() < 8 {
-        return Err(bad("not a safetensors file (too short)".into()));
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    let header = bytes
-        .get(8..8usize.saturating_add(n))
-        .ok_or_else(|| bad("not a safetensors file (truncated header)".into()))?;
-    let header: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| bad(format!("bad safetensors header: {e}")))?;
+    meta_from_bytes(&read_file(path)?, path)
+}
+
+/// The medseg metadata in the header of safetensors `bytes` (read from `path`).
+fn meta_from_bytes(bytes: &[u8], path: &Path) -> crate::Result<WeightsMeta> {
+    let bad = |reason: String| decode_error(path, reason);
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
     let meta = header
-        .get("__metadata__")
+        .metadata()
+        .as_ref()
         .and_then(|m| m.get(META_KEY))
-        .and_then(|m| m.as_str())
         .ok_or_else(|| bad("no medseg metadata: not a medseg weights file".into()))?;
     let meta: WeightsMeta =
         serde_json::from_str(meta).map_err(|e| bad(format!("bad medseg metadata: {e}")))?;
@@ -161,12 +163,13 @@ pub fn load_weights(
     path: &Path,
     device: &burn::prelude::Device,
 ) -> crate::Result<(SegNet, WeightsMeta)> {
-    let meta = read_weights_meta(path)?;
+    let bytes = read_file(path)?;
+    let meta = meta_from_bytes(&bytes, path)?;
     let mut net = meta.model.init(device)?;
     if meta.fused {
         // Build the deploy structure first; its values are then replaced by the file's.
         net = net.fuse();
     }
-    load_pytorch_safetensors(&mut net, path)?;
+    apply_safetensors(&mut net, &bytes, path)?;
     Ok((net, meta))
 }
