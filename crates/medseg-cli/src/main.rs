@@ -1,5 +1,6 @@
 //! `medseg`: a thin command-line front end over the `medseg` library.
 
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -14,7 +15,7 @@ struct Cli {
     /// Worker threads for the CPU backend (default: every core). Work runs inside one pool of
     /// this size, so no thread sits idle beside it.
     #[arg(long, global = true, env = "MEDSEG_THREADS")]
-    threads: Option<usize>,
+    threads: Option<NonZeroUsize>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -93,11 +94,9 @@ fn main() -> ExitCode {
     };
     let threads = cli
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
-        .build()
-    {
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool,
         Err(e) => {
             eprintln!("error: cannot start {threads} worker threads: {e}");
@@ -110,5 +109,47 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threads(argv: &[&str]) -> Option<usize> {
+        Cli::try_parse_from(argv)
+            .expect("arguments parse")
+            .threads
+            .map(NonZeroUsize::get)
+    }
+
+    /// A subcommand must not shadow the global pool size: a `--threads` default of 0 in
+    /// `train` once propagated up and ran every training on one thread.
+    #[test]
+    fn thread_count_is_global_and_unset_by_default() {
+        // SAFETY: the test reads MEDSEG_THREADS through clap; it only removes it.
+        unsafe { std::env::remove_var("MEDSEG_THREADS") };
+        for sub in [
+            &["medseg", "train", "--config", "c.toml"][..],
+            &[
+                "medseg",
+                "data",
+                "check",
+                "--dataset",
+                "drive",
+                "--root",
+                "r",
+            ],
+            &["medseg", "bench"],
+            &["medseg", "eval", "--run", "r"],
+        ] {
+            assert_eq!(threads(sub), None, "{sub:?}");
+        }
+        assert_eq!(
+            threads(&["medseg", "train", "--threads", "2", "--config", "c"]),
+            Some(2)
+        );
+        assert_eq!(threads(&["medseg", "--threads", "3", "bench"]), Some(3));
+        assert!(Cli::try_parse_from(["medseg", "--threads", "0", "bench"]).is_err());
     }
 }

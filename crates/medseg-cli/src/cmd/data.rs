@@ -25,9 +25,6 @@ pub struct CheckArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Decoding threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
 }
 
 fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
@@ -41,13 +38,14 @@ pub fn run(cmd: DataCmd) -> anyhow::Result<()> {
 }
 
 fn run_check(args: CheckArgs) -> anyhow::Result<()> {
-    let report = check(args.dataset, &args.root, args.threads).with_context(|| {
-        format!(
-            "checking {} dataset at {}",
-            args.dataset,
-            args.root.display()
-        )
-    })?;
+    let report =
+        check(args.dataset, &args.root, rayon::current_num_threads()).with_context(|| {
+            format!(
+                "checking {} dataset at {}",
+                args.dataset,
+                args.root.display()
+            )
+        })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -30,9 +30,6 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint (uses its config.toml).
     #[arg(long, value_name = "RUN")]
     pub resume: Option<PathBuf>,
-    /// Decoding threads (0 = all cores).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
     /// No progress bar (log lines only).
     #[arg(long)]
     pub quiet: bool,
@@ -150,7 +147,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         device: select_device(args.device)?,
         resume,
         force: args.force,
-        threads: args.threads,
+        threads: rayon::current_num_threads(),
     };
     let mut progress = Progress::new(cfg.train.epochs, args.quiet);
     let summary = train(&cfg, &opts, &mut progress)?;
