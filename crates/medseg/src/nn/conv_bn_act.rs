@@ -71,7 +71,15 @@ impl ConvBnConfig {
 impl ConvBn {
     /// Forward pass; see [`ConvBn`] for shapes.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = self.conv_forward(x);
+        #[cfg(feature = "flex")]
+        if let Some(bn) = &self.bn
+            && bn.training.is_enabled()
+            && x.device().is_autodiff()
+            && super::fast_bn::supported(&x.device())
+        {
+            return Self::fused_bn_train(bn, x, self.relu);
+        }
         let x = match &self.bn {
             Some(bn) => bn.forward(x),
             None => x,
@@ -84,6 +92,38 @@ impl ConvBn {
     }
 
     /// Output channels.
+    /// The convolution: on Flex our gemm-based stride-1 kernels (forward and both gradients),
+    /// elsewhere burn's conv2d.
+    fn conv_forward(&self, x: Tensor<4>) -> Tensor<4> {
+        #[cfg(feature = "flex")]
+        if super::fast_bn::supported(&x.device()) {
+            let [_, _, kh, kw] = self.conv.weight.shape().dims::<4>();
+            let [dh, dw] = self.conv.dilation;
+            let geometry = [dh * (kh - 1) / 2, dw * (kw - 1) / 2, dh, dw];
+            return super::fast_conv::conv2d_s1(
+                x,
+                self.conv.weight.val(),
+                self.bias_or_zeros(),
+                geometry,
+            );
+        }
+        self.conv.forward(x)
+    }
+
+    /// Training BatchNorm (+ ReLU) as one fused op on Flex, updating the running statistics
+    /// exactly as burn's [`BatchNorm`] does (same momentum rule, biased batch variance).
+    #[cfg(feature = "flex")]
+    fn fused_bn_train(bn: &BatchNorm, x: Tensor<4>, relu: bool) -> Tensor<4> {
+        let (y, mean, var) =
+            super::fast_bn::bn_act_train(x, bn.gamma.val(), bn.beta.val(), bn.epsilon, relu);
+        let m = bn.momentum;
+        let running_mean = bn.running_mean.value_sync().mul_scalar(1.0 - m) + mean.mul_scalar(m);
+        let running_var = bn.running_var.value_sync().mul_scalar(1.0 - m) + var.mul_scalar(m);
+        bn.running_mean.update(running_mean.detach());
+        bn.running_var.update(running_var.detach());
+        y
+    }
+
     pub fn out_channels(&self) -> usize {
         self.conv.weight.shape().dims::<4>()[0]
     }

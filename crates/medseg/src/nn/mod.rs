@@ -9,6 +9,10 @@
 //! - [`flops`]: analytic multiply-accumulate counting.
 
 pub mod conv_bn_act;
+#[cfg(feature = "flex")]
+pub mod fast_bn;
+#[cfg(feature = "flex")]
+pub mod fast_conv;
 pub mod flops;
 pub mod grid;
 pub mod msac;
