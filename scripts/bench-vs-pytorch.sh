@@ -31,6 +31,8 @@ import json, platform, subprocess, sys, datetime
 ours = json.load(open(sys.argv[1])); ref = json.load(open(sys.argv[2])); model = sys.argv[3]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 rows = []
+commit = subprocess.getoutput("git rev-parse --short HEAD 2>/dev/null") or "?"
+ours["impl"] = f"{ours['impl']} {commit}"
 for r in (ours, ref):
     fused = lambda k: f" ({r[k]:.0f} fused)" if k in r else ""
     rows.append(f"| {datetime.date.today()} | {model} | {r['impl']} | {r['train_patches_per_s']:.1f} | "
@@ -43,7 +45,18 @@ try:
 except FileNotFoundError:
     text = ("# Benchmarks\n\nRows appended by `scripts/bench-vs-pytorch.sh` (2 threads each, synthetic inputs, "
             f"the same network built from the same config).\n\nMachine: {cpu}, {subprocess.getoutput('nproc')} cores.\n\n" + header)
-open("BENCHMARKS.md", "w").write(text.rstrip("\n") + "\n" + "\n".join(rows) + "\n")
+# Rows go at the end of the side-by-side table (the one whose header starts "| date |").
+lines = text.rstrip("\n").split("\n")
+start = next((i for i, l in enumerate(lines) if l.startswith("| date |")), None)
+if start is None:
+    lines += ["", header.rstrip("\n")]
+    end = len(lines)
+else:
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+lines[end:end] = rows
+open("BENCHMARKS.md", "w").write("\n".join(lines) + "\n")
 print(f"train_ratio={ours['train_patches_per_s'] / ref['train_patches_per_s']:.3f} "
       f"infer_ratio={ours['infer_drive_fused_ms'] / ref['infer_drive_ms']:.3f} "
       f"rss_ratio={ours['peak_rss_mib'] / ref['peak_rss_mib']:.3f}")
