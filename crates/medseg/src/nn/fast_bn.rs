@@ -115,7 +115,7 @@ fn ncp(shape: &Shape) -> (usize, usize, usize) {
 }
 
 /// A contiguous f32 view of a Flex tensor (copying only if it is strided).
-fn contiguous(t: FlexTensor) -> FlexTensor {
+pub(crate) fn contiguous(t: FlexTensor) -> FlexTensor {
     if t.as_slice::<f32>().is_some() {
         t
     } else {
@@ -123,11 +123,11 @@ fn contiguous(t: FlexTensor) -> FlexTensor {
     }
 }
 
-fn from_vec(data: Vec<f32>, shape: Shape) -> FlexTensor {
+pub(crate) fn from_vec(data: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::from_data(burn::tensor::TensorData::new(data, shape))
 }
 
-fn f32s(t: &FlexTensor) -> &[f32] {
+pub(crate) fn f32s(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("contiguous f32 tensor")
 }
 

@@ -28,8 +28,10 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{
     Autodiff, Backend, DType, Dispatch, ExtensionType, Flex, TensorMetadata, backend_extension,
 };
-use burn::tensor::{Shape, Tensor, TensorData};
+use burn::tensor::{Shape, Tensor};
 use gemm::Parallelism;
+
+use super::fast_bn::{contiguous, f32s, from_vec};
 use rayon::prelude::*;
 
 /// Gradients of [`ConvBackend::conv2d_s1`] with respect to input, weight and bias.
@@ -228,22 +230,6 @@ fn plan(n: usize) -> (bool, Parallelism) {
     } else {
         (false, Parallelism::Rayon(threads))
     }
-}
-
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    if t.as_slice::<f32>().is_some() {
-        t
-    } else {
-        t.to_contiguous()
-    }
-}
-
-fn f32s(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>().expect("contiguous f32 tensor")
-}
-
-fn from_vec(data: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(data, shape))
 }
 
 /// Runs `f(sample, out_chunk)` over samples, in parallel or not.
