@@ -51,15 +51,85 @@ pub fn max_pool2x2(x: Tensor<4>, mode: PoolMode) -> Tensor<4> {
 ///
 /// # Shapes
 /// `[B, C, h0, w0]` -> `[B, C, h, w]`
+///
+/// On the Flex CPU backend this is burn's `interpolate`. burn 0.22's GPU backends (CubeCL: wgpu,
+/// CUDA) have no backward pass for bilinear interpolation, so training there would stop at the
+/// first step; on those devices the same resize runs as two matrix products,
+/// [`resize_separable`], which every backend can differentiate.
 pub fn resize_like(x: Tensor<4>, size: [usize; 2], align_corners: bool) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     if [h, w] == size {
         return x;
     }
+    if !interpolate_has_backward(&x.device()) {
+        return resize_separable(x, size, align_corners);
+    }
     let mut options = InterpolateOptions::new(InterpolateMode::Bilinear);
     options.align_corners = align_corners;
     options.output_size = Some(size);
     interpolate(x, options)
+}
+
+/// Whether burn's bilinear `interpolate` can be differentiated on `device` (Flex only).
+fn interpolate_has_backward(device: &Device) -> bool {
+    #[cfg(feature = "flex")]
+    {
+        super::fast_bn::supported(device)
+    }
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = device;
+        false
+    }
+}
+
+/// Bilinear resize as `A_h · x · A_wᵀ`, with `A` the 1-D interpolation matrices of PyTorch's
+/// `F.interpolate(mode='bilinear')` (half-pixel source coordinates clamped at 0 when
+/// `align_corners` is false, corner-to-corner when true). The same values as `interpolate`, and
+/// differentiable on every backend (only reshapes and matrix products).
+///
+/// # Shapes
+/// `[B, C, h0, w0]` -> `[B, C, h, w]`
+pub fn resize_separable(x: Tensor<4>, size: [usize; 2], align_corners: bool) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    let device = x.device();
+    let rows = interpolation_matrix(h, size[0], align_corners);
+    let cols = interpolation_matrix(w, size[1], align_corners);
+    // [out_h, h] and [w, out_w] (the transpose of the column matrix), broadcast over B * C.
+    let a_h = Tensor::<2>::from_data(TensorData::new(rows, [size[0], h]), &device)
+        .unsqueeze::<3>()
+        .expand([b * c, size[0], h]);
+    let a_wt = Tensor::<2>::from_data(TensorData::new(cols, [size[1], w]), &device)
+        .transpose()
+        .unsqueeze::<3>()
+        .expand([b * c, w, size[1]]);
+    let flat = x.reshape([b * c, h, w]);
+    a_h.matmul(flat)
+        .matmul(a_wt)
+        .reshape([b, c, size[0], size[1]])
+}
+
+/// Row-major `[output, input]` weights of 1-D linear interpolation from `input` to `output`
+/// samples, as PyTorch computes them for `mode='bilinear'` with an explicit output size.
+fn interpolation_matrix(input: usize, output: usize, align_corners: bool) -> Vec<f32> {
+    let mut m = vec![0.0f32; output * input];
+    for o in 0..output {
+        let src = if align_corners {
+            if output > 1 {
+                o as f64 * (input - 1) as f64 / (output - 1) as f64
+            } else {
+                0.0
+            }
+        } else {
+            ((o as f64 + 0.5) * input as f64 / output as f64 - 0.5).max(0.0)
+        };
+        let i0 = (src.floor() as usize).min(input - 1);
+        let i1 = (i0 + 1).min(input - 1);
+        let frac = (src - i0 as f64) as f32;
+        m[o * input + i0] += 1.0 - frac;
+        m[o * input + i1] += frac;
+    }
+    m
 }
 
 #[cfg(test)]
@@ -80,6 +150,48 @@ mod tests {
         assert_eq!(max_pool2x2(x.clone(), PoolMode::Ceil).dims(), [1, 2, 4, 3]);
         assert_eq!(max_pool2x2(x.clone(), PoolMode::Floor).dims(), [1, 2, 3, 2]);
         assert_eq!(resize_like(x, [9, 11], false).dims(), [1, 2, 9, 11]);
+    }
+
+    #[test]
+    fn separable_resize_matches_interpolate_values_and_gradients() {
+        use burn::tensor::Distribution;
+        let device = Device::flex().autodiff();
+        // up by 2 (both modes), up by odd factors, down, and a one-pixel side
+        let cases = [
+            ([4, 6], [8, 12]),
+            ([5, 3], [11, 9]),
+            ([9, 8], [4, 5]),
+            ([1, 4], [3, 7]),
+        ];
+        for (from, to) in cases {
+            for align in [false, true] {
+                let x =
+                    Tensor::<4>::random([2, 3, from[0], from[1]], Distribution::Default, &device);
+                let weight =
+                    Tensor::<4>::random([2, 3, to[0], to[1]], Distribution::Default, &device);
+                let xr = x.clone().detach().require_grad();
+                let xo = x.detach().require_grad();
+                let reference = resize_like(xr.clone(), to, align);
+                let ours = resize_separable(xo.clone(), to, align);
+                let gr = (reference.clone() * weight.clone()).sum().backward();
+                let go = (ours.clone() * weight).sum().backward();
+                let close = |a: Tensor<4>, b: Tensor<4>, what: &str| {
+                    let a = a.into_data().try_to_vec::<f32>().unwrap();
+                    let b = b.into_data().try_to_vec::<f32>().unwrap();
+                    let worst = a
+                        .iter()
+                        .zip(&b)
+                        .map(|(p, q)| (p - q).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        worst < 1e-5,
+                        "{what} {from:?}->{to:?} align {align}: {worst}"
+                    );
+                };
+                close(reference, ours, "values");
+                close(xr.grad(&gr).unwrap(), xo.grad(&go).unwrap(), "gradients");
+            }
+        }
     }
 
     #[test]
