@@ -108,6 +108,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         overlap: 0.25,
         batch: 8,
         blend: Blend::Gaussian { sigma_scale: 0.125 },
+        mirror: false,
     };
     let fused = net.clone().fuse();
     let time_infer = |net: &medseg::models::SegNet,

@@ -30,6 +30,10 @@ pub struct EvalArgs {
     /// A run folder (uses its model_best.safetensors and its config's split).
     #[arg(long, conflicts_with = "weights", required_unless_present = "weights")]
     pub run: Option<PathBuf>,
+    /// With --run: evaluate the last epoch's weights (model_final.safetensors) instead of the
+    /// best validation epoch's.
+    #[arg(long, requires = "run")]
+    pub last: bool,
     /// A weights file (official split of the dataset).
     #[arg(long)]
     pub weights: Option<PathBuf>,
@@ -57,6 +61,10 @@ pub struct EvalArgs {
     /// Run the network as trained instead of re-parameterised (slower; same logits to 1e-4).
     #[arg(long)]
     pub no_fuse: bool,
+    /// Test-time augmentation: average the predictions of the image and its three flips
+    /// (four times slower).
+    #[arg(long)]
+    pub tta: bool,
 }
 
 pub fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
@@ -70,7 +78,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         (Some(run), _) => {
             let cfg = ExperimentConfig::load(&run.join("config.toml"))?;
             (
-                run.join("model_best.safetensors"),
+                run.join(if args.last {
+                    "model_final.safetensors"
+                } else {
+                    "model_best.safetensors"
+                }),
                 cfg.data.split,
                 run.join(format!("eval-{part}")),
             )
@@ -86,7 +98,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("pass --run RUN or --weights FILE"),
     };
     let device = select_device(args.device)?;
-    let predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
+    let mut predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
+    predictor.meta.tiling.mirror |= args.tta;
     let kind = args
         .dataset
         .or(predictor.meta.dataset)

@@ -35,6 +35,10 @@ pub struct PredictArgs {
     /// Run the network as trained instead of re-parameterised (slower; same logits to 1e-4).
     #[arg(long)]
     pub no_fuse: bool,
+    /// Test-time augmentation: average the predictions of the image and its three flips
+    /// (four times slower).
+    #[arg(long)]
+    pub tta: bool,
 }
 
 const IMAGE_EXTENSIONS: &[&str] = &[
@@ -124,7 +128,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     };
     let files = collect_inputs(&args.inputs)?;
     let device = select_device(args.device)?;
-    let predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
+    let mut predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
+    predictor.meta.tiling.mirror |= args.tta;
     let threshold = args.threshold.unwrap_or(predictor.meta.threshold);
     if !(threshold > 0.0 && threshold < 1.0) {
         anyhow::bail!("--threshold must be in (0, 1), got {threshold}");

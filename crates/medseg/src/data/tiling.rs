@@ -36,6 +36,11 @@ pub struct TileConfig {
     /// Tiles per call of the model.
     pub batch: usize,
     pub blend: Blend,
+    /// Test-time augmentation (nnU-Net's "mirroring"): the network also sees each tile flipped
+    /// left-right, top-bottom and both, and the four probability maps, flipped back, are
+    /// averaged. Four times the inference cost; off unless asked for.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirror: bool,
 }
 
 impl Default for TileConfig {
@@ -45,6 +50,7 @@ impl Default for TileConfig {
             overlap: 0.5,
             batch: 8,
             blend: Blend::Gaussian { sigma_scale: 0.125 },
+            mirror: false,
         }
     }
 }
@@ -167,7 +173,11 @@ pub fn predict_tiled(
                 }
             }
         }
-        let out = model(&batch, n)?;
+        let out = if cfg.mirror {
+            mirrored(&batch, n, (tw, th), &mut model)?
+        } else {
+            model(&batch, n)?
+        };
         if out.is_empty() || out.len() % (n * tile_area) != 0 {
             return Err(Error::InvalidInput(format!(
                 "the tiled model returned {} values for {n} tiles of {tw}×{th}; expected a \
@@ -213,6 +223,58 @@ pub fn predict_tiled(
         }
     }
     Ok(result)
+}
+
+/// Flips every `w`×`h` plane of `planes` left-right (`fx`) and/or top-bottom (`fy`).
+fn flip_planes(planes: &[f32], (w, h): (usize, usize), fx: bool, fy: bool) -> Vec<f32> {
+    let mut out = vec![0.0f32; planes.len()];
+    for (src, dst) in planes.chunks_exact(w * h).zip(out.chunks_exact_mut(w * h)) {
+        for y in 0..h {
+            let sy = if fy { h - 1 - y } else { y };
+            let row = &src[sy * w..(sy + 1) * w];
+            let drow = &mut dst[y * w..(y + 1) * w];
+            if fx {
+                for (d, s) in drow.iter_mut().zip(row.iter().rev()) {
+                    *d = *s;
+                }
+            } else {
+                drow.copy_from_slice(row);
+            }
+        }
+    }
+    out
+}
+
+/// The model's output on a batch of tiles averaged over the four flips of the input, each
+/// flipped back (test-time mirroring).
+fn mirrored(
+    batch: &[f32],
+    n: usize,
+    tile: (usize, usize),
+    model: &mut impl FnMut(&[f32], usize) -> Result<Vec<f32>>,
+) -> Result<Vec<f32>> {
+    let area = tile.0 * tile.1;
+    let mut sum: Vec<f32> = Vec::new();
+    for (fx, fy) in [(false, false), (true, false), (false, true), (true, true)] {
+        let input = flip_planes(batch, tile, fx, fy);
+        let out = model(&input, n)?;
+        if out.is_empty() || out.len() % area != 0 || (!sum.is_empty() && out.len() != sum.len()) {
+            // The caller reports the size mismatch.
+            return Ok(out);
+        }
+        let back = flip_planes(&out, tile, fx, fy);
+        if sum.is_empty() {
+            sum = back;
+        } else {
+            for (s, v) in sum.iter_mut().zip(back) {
+                *s += v;
+            }
+        }
+    }
+    for s in &mut sum {
+        *s *= 0.25;
+    }
+    Ok(sum)
 }
 
 #[cfg(test)]
@@ -303,6 +365,7 @@ mod tests {
                         overlap,
                         batch: 3,
                         blend,
+                        mirror: false,
                     };
                     let out = predict_tiled(&img, &cfg, pointwise(2)).unwrap();
                     assert_eq!((out.channels, out.width, out.height), (1, 37, 23));
@@ -314,6 +377,59 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn mirroring_leaves_a_pointwise_model_unchanged() {
+        let img = test_image(2, 37, 23);
+        for tile in [[16u32, 8], [37, 23]] {
+            let plain = TileConfig {
+                tile,
+                ..TileConfig::default()
+            };
+            let mirror = TileConfig {
+                mirror: true,
+                ..plain.clone()
+            };
+            let a = predict_tiled(&img, &plain, pointwise(2)).unwrap();
+            let b = predict_tiled(&img, &mirror, pointwise(2)).unwrap();
+            for (x, y) in a.data.iter().zip(&b.data) {
+                assert!((x - y).abs() <= 1e-6, "{tile:?}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn mirroring_averages_the_four_flips() {
+        // A model that ignores its input and outputs x + 10 y inside the tile: the flips
+        // average it to the constant ((w-1) + 10 (h-1)) / 2.
+        let (w, h) = (6usize, 4usize);
+        let img = test_image(1, w as u32, h as u32);
+        let ramp = |batch: &[f32], n: usize| {
+            let area = batch.len() / n;
+            Ok((0..n * area)
+                .map(|i| ((i % area) % w) as f32 + 10.0 * ((i % area) / w) as f32)
+                .collect())
+        };
+        let cfg = TileConfig {
+            tile: [w as u32, h as u32],
+            overlap: 0.0,
+            batch: 1,
+            blend: Blend::Constant,
+            mirror: false,
+        };
+        let plain = predict_tiled(&img, &cfg, ramp).unwrap();
+        assert_eq!(plain.data[1], 1.0);
+        assert_eq!(plain.data[w], 10.0);
+        let cfg = TileConfig {
+            mirror: true,
+            ..cfg
+        };
+        let out = predict_tiled(&img, &cfg, ramp).unwrap();
+        let expected = ((w - 1) as f32 + 10.0 * (h - 1) as f32) / 2.0;
+        for v in &out.data {
+            assert!((v - expected).abs() < 1e-5, "{v} vs {expected}");
         }
     }
 
