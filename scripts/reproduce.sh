@@ -7,7 +7,8 @@
 # With no CONFIG, every config under configs/<dataset>/ whose dataset folder exists is run.
 # Each run trains into runs/<dataset>/<name>/, evaluates on the test split, and copies the
 # metrics JSON/CSV, metrics.csv (training log), run time and peak memory into
-# results/<dataset>/<name>/ (never the probability maps).
+# results/<dataset>/<name>/ (never the probability maps). Then scripts/eval-variants.sh scores
+# the run with test-time mirroring and with its last epoch's weights (EVAL_VARIANTS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,4 +49,7 @@ for config in "${configs[@]}"; do
     cp "$run/metrics.csv" "$out/train_metrics.csv"
     cp "$run/config.toml" "$out/config.resolved.toml"
     grep -E "Elapsed|Maximum resident" "$out/time.txt" || true
+    if [ "${EVAL_VARIANTS:-1}" != 0 ]; then
+        MEDSEG=$medseg scripts/eval-variants.sh "$run" "$data" "$out"
+    fi
 done
