@@ -5,7 +5,8 @@
 #
 #   scripts/eval-variants.sh RUN DATASET_DIR RESULTS
 #
-# Called by scripts/reproduce.sh after every run (EVAL_VARIANTS=0 skips it).
+# VARIANTS="tta" (say) runs a subset. Called by scripts/reproduce.sh after every run
+# (EVAL_VARIANTS=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ root=$(dirname "$data")
 source scripts/common.sh
 medseg=$(medseg_binary)
 
-for variant in tta last last-tta; do
+for variant in ${VARIANTS:-tta last last-tta}; do
     flags=()
     case "$variant" in
         tta) flags=(--tta) ;;

@@ -7,6 +7,11 @@ Each folder holds metrics.json (`medseg eval`), train_metrics.csv (the run's met
 time.txt (`/usr/bin/time -v`). Columns: test F1 (mean over images / pooled over pixels), AUC
 (pooled), sensitivity, specificity, accuracy (pooled), best validation F1 and its epoch, training
 wall time and peak memory. Standard library only.
+
+    scripts/results-table.py --variants results/drive/*
+
+prints instead, per folder, pooled F1 / AUC of the protocol's evaluation and of the variants
+written by scripts/eval-variants.sh (tta/, last/, last-tta/ subfolders), where present.
 """
 
 import csv
@@ -57,8 +62,30 @@ def main(folders):
         )
 
 
+def variants(folders):
+    names = ["", "tta", "last", "last-tta"]
+    print("| run | best-val weights | + TTA | last-epoch weights | last + TTA |")
+    print("|---|---|---|---|---|")
+    for folder in folders:
+        cells = []
+        for v in names:
+            path = os.path.join(folder, v, "metrics.json")
+            if not os.path.exists(path):
+                cells.append("")
+                continue
+            p = json.load(open(path))["pooled"]
+            auc = p.get("auc")
+            f1 = p["f1"] if "f1" in p else float("nan")
+            cells.append(f"{f1:.4f} / {auc:.4f}" if auc is not None else f"{f1:.4f}")
+        print(f"| {os.path.basename(folder.rstrip('/'))} | " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    if not args or args == ["--variants"]:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    main(sys.argv[1:])
+    if args[0] == "--variants":
+        variants(args[1:])
+    else:
+        main(args)
