@@ -17,7 +17,6 @@ fi
 run=$1
 data=$2
 out=$3
-root=$(dirname "$data")
 source scripts/common.sh
 medseg=$(medseg_binary)
 
