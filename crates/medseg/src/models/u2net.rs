@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::SegOutput;
 use crate::nn::{
     ConcatOrder, ConvUnitKind, Form, GridDecoder, Macs, PoolMode, Rsu, RsuConfig, SkipKind,
-    VggBlock, VggBlockConfig, conv2d_macs, level_sizes, max_pool2x2, resize_like,
+    VggBlock, VggBlockConfig, conv2d, conv2d_macs, level_sizes, max_pool2x2, resize_like,
 };
 
 /// One RSU stage: `RSU{height}` (or `RSU{height}F` when dilated).
@@ -380,10 +380,10 @@ impl U2Net {
             .zip(&self.sides)
             .map(|(&[i, j], head)| {
                 let node = grid[i][j].clone().expect("head nodes exist (validated)");
-                resize_like(head.forward(node), [h, w], false) // [B, 1, H, W]
+                resize_like(conv2d(head, node), [h, w], false) // [B, 1, H, W]
             })
             .collect();
-        let fused = self.fuse.forward(Tensor::cat(sides.clone(), 1));
+        let fused = conv2d(&self.fuse, Tensor::cat(sides.clone(), 1));
         SegOutput { fused, sides }
     }
 

@@ -16,7 +16,7 @@ use burn::prelude::*;
 use super::SegOutput;
 use crate::nn::{
     ConcatOrder, ConvUnitKind, Form, GridDecoder, PoolMode, SkipKind, VggBlock, VggBlockConfig,
-    conv2d_macs, level_sizes, max_pool2x2,
+    conv2d, conv2d_macs, level_sizes, max_pool2x2,
 };
 
 /// Configuration of a [`Unet`] (plain skips) or UNet++ (nested skips).
@@ -180,7 +180,7 @@ impl Unet {
                 .heads
                 .iter()
                 .enumerate()
-                .map(|(k, head)| head.forward(top(k + 1)))
+                .map(|(k, head)| conv2d(head, top(k + 1)))
                 .collect();
             let n = sides.len() as f64;
             let fused = sides
@@ -192,7 +192,7 @@ impl Unet {
             SegOutput { fused, sides }
         } else {
             SegOutput {
-                fused: self.heads[0].forward(top(self.levels - 1)),
+                fused: conv2d(&self.heads[0], top(self.levels - 1)),
                 sides: Vec::new(),
             }
         }

@@ -7,6 +7,34 @@ use burn::prelude::*;
 
 use super::flops::{Form, Macs};
 
+/// A plain burn [`Conv2d`] forward. On Flex, a stride-1, one-group conv with symmetric padding
+/// (every conv of our models: the `ConvBn` layers, U2-Net's side and fuse convs, U-Net's heads)
+/// runs on our gemm-based kernels ([`super::fast_conv`]: forward, input and weight gradients);
+/// anything else, and every other backend, runs burn's conv2d.
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if super::fast_bn::supported(&x.device()) && conv.stride == [1, 1] && conv.groups == 1 {
+        let [_, _, kh, kw] = conv.weight.shape().dims::<4>();
+        let [dh, dw] = conv.dilation;
+        let pad = match conv.padding {
+            PaddingConfig2d::Valid => Some([0, 0]),
+            PaddingConfig2d::Explicit(t, l, b, r) if t == b && l == r => Some([t, l]),
+            PaddingConfig2d::Same if kh % 2 == 1 && kw % 2 == 1 => {
+                Some([dh * (kh - 1) / 2, dw * (kw - 1) / 2])
+            }
+            _ => None,
+        };
+        if let Some([ph, pw]) = pad {
+            let bias = match &conv.bias {
+                Some(b) => b.val(),
+                None => Tensor::zeros([conv.weight.shape().dims::<4>()[0]], &x.device()),
+            };
+            return super::fast_conv::conv2d_s1(x, conv.weight.val(), bias, [ph, pw, dh, dw]);
+        }
+    }
+    conv.forward(x)
+}
+
 /// Configuration of a [`ConvBn`] layer.
 #[derive(Config, Debug)]
 pub struct ConvBnConfig {
@@ -95,19 +123,7 @@ impl ConvBn {
     /// The convolution: on Flex our gemm-based stride-1 kernels (forward and both gradients),
     /// elsewhere burn's conv2d.
     fn conv_forward(&self, x: Tensor<4>) -> Tensor<4> {
-        #[cfg(feature = "flex")]
-        if super::fast_bn::supported(&x.device()) {
-            let [_, _, kh, kw] = self.conv.weight.shape().dims::<4>();
-            let [dh, dw] = self.conv.dilation;
-            let geometry = [dh * (kh - 1) / 2, dw * (kw - 1) / 2, dh, dw];
-            return super::fast_conv::conv2d_s1(
-                x,
-                self.conv.weight.val(),
-                self.bias_or_zeros(),
-                geometry,
-            );
-        }
-        self.conv.forward(x)
+        conv2d(&self.conv, x)
     }
 
     /// Training BatchNorm (+ ReLU) as one fused op on Flex, updating the running statistics

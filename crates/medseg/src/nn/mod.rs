@@ -6,6 +6,7 @@
 //! - [`vgg`]: UNet/UNet++'s two conv-BN-ReLU block.
 //! - [`grid`]: the encoder/decoder wiring of U-Net (plain skips) and UNet++ (nested dense skips).
 //! - [`resize`]: bilinear resize-to-like (align_corners selectable) and 2x2 max-pooling.
+//!   On Flex, [`fast_conv`], [`fast_bn`] and [`fast_resize`] are our CPU kernels behind them.
 //! - [`flops`]: analytic multiply-accumulate counting.
 
 pub mod conv_bn_act;
@@ -13,6 +14,8 @@ pub mod conv_bn_act;
 pub mod fast_bn;
 #[cfg(feature = "flex")]
 pub mod fast_conv;
+#[cfg(feature = "flex")]
+pub mod fast_resize;
 pub mod flops;
 pub mod grid;
 pub mod msac;
@@ -20,7 +23,7 @@ pub mod resize;
 pub mod rsu;
 pub mod vgg;
 
-pub use conv_bn_act::{ConvBn, ConvBnConfig};
+pub use conv_bn_act::{ConvBn, ConvBnConfig, conv2d};
 pub use flops::{Form, Macs, conv2d_macs};
 pub use grid::{ConcatOrder, GridDecoder, SkipKind};
 pub use msac::{ConvUnit, ConvUnitConfig, ConvUnitKind};

@@ -38,6 +38,10 @@ pub fn level_sizes(size: [usize; 2], levels: usize, mode: PoolMode) -> Vec<[usiz
 /// # Shapes
 /// `[B, C, H, W]` -> `[B, C, pooled_size(H), pooled_size(W)]`
 pub fn max_pool2x2(x: Tensor<4>, mode: PoolMode) -> Tensor<4> {
+    #[cfg(feature = "flex")]
+    if super::fast_bn::supported(&x.device()) {
+        return super::fast_resize::max_pool2x2(x, mode == PoolMode::Ceil);
+    }
     let mut options = MaxPoolOptions::new([2, 2]);
     options.ceil_mode = mode == PoolMode::Ceil;
     max_pool2d(x, options)
@@ -52,14 +56,19 @@ pub fn max_pool2x2(x: Tensor<4>, mode: PoolMode) -> Tensor<4> {
 /// # Shapes
 /// `[B, C, h0, w0]` -> `[B, C, h, w]`
 ///
-/// On the Flex CPU backend this is burn's `interpolate`. burn 0.22's GPU backends (CubeCL: wgpu,
-/// CUDA) have no backward pass for bilinear interpolation, so training there would stop at the
-/// first step; on those devices the same resize runs as two matrix products,
-/// [`resize_separable`], which every backend can differentiate.
+/// On the Flex CPU backend this is our own kernel ([`super::fast_resize::bilinear`], several
+/// times faster than Flex's generic `interpolate`, with a parallel backward). burn 0.22's GPU
+/// backends (CubeCL: wgpu, CUDA) have no backward pass for bilinear interpolation, so training
+/// there would stop at the first step; on those devices the same resize runs as two matrix
+/// products, [`resize_separable`], which every backend can differentiate.
 pub fn resize_like(x: Tensor<4>, size: [usize; 2], align_corners: bool) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     if [h, w] == size {
         return x;
+    }
+    #[cfg(feature = "flex")]
+    if super::fast_bn::supported(&x.device()) {
+        return super::fast_resize::bilinear(x, size, align_corners);
     }
     if !interpolate_has_backward(&x.device()) {
         return resize_separable(x, size, align_corners);
