@@ -36,13 +36,13 @@ one() {
     out=results/$folder/$name
     mkdir -p "$out"
     start=$(date +%s)
-    RAYON_NUM_THREADS=$threads timeout "$train_timeout" "${timer[@]}" \
+    MEDSEG_THREADS=$threads timeout "$train_timeout" "${timer[@]}" \
         "$medseg" train --config "$config" --data-root "$data" --out "$run" --force --quiet \
         > "$out/train.log" 2> "$out/time.txt"
     rc=$?
     echo "train exit $rc after $(($(date +%s) - start)) s with $threads thread(s) on $(nproc) cores" >> "$out/time.txt"
     if [ "$rc" = 124 ]; then echo "stopped at timeout" >> "$out/time.txt"; fi
-    RAYON_NUM_THREADS=$threads timeout "$eval_timeout" \
+    MEDSEG_THREADS=$threads timeout "$eval_timeout" \
         "$medseg" eval --run "$run" --root "$data" --split test --out "$run/eval-test" > "$out/eval.txt" 2>&1
     cp "$run/eval-test/metrics.json" "$run/eval-test/metrics.csv" "$run/eval-test/timing.csv" "$out/" 2>/dev/null
     cp "$run/metrics.csv" "$out/train_metrics.csv" 2>/dev/null

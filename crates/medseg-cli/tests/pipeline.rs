@@ -226,6 +226,65 @@ fn train_eval_predict_score() {
 }
 
 #[test]
+fn cross_validation_eval_pools_every_fold() {
+    let f = Fixture::new();
+    let mut runs = Vec::new();
+    for fold in 0..2 {
+        let cfg = f.path(&format!("fold{fold}.toml"));
+        let text = tiny_config(1).replace(
+            r#"scheme = "official""#,
+            &format!("scheme = {{ k-fold = {{ k = 2, fold = {fold} }} }}"),
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let name = format!("fold{fold}");
+        f.train(&cfg, &name).success();
+        runs.push(f.path(&name));
+    }
+    // each fold's model scores its own held-out half; one report holds every labelled image once
+    medseg()
+        .args(["eval", "--last", "--run"])
+        .arg(&runs[0])
+        .arg("--run")
+        .arg(&runs[1])
+        .arg("--out")
+        .arg(f.path("cv"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("pooled"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.path("cv/metrics.json")).unwrap()).unwrap();
+    let mut ids: Vec<&str> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    // a fold given twice would score its images twice: refused, naming the image
+    medseg()
+        .args(["eval", "--run"])
+        .arg(&runs[0])
+        .arg("--run")
+        .arg(&runs[0])
+        .arg("--out")
+        .arg(f.path("cv2"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("scored twice"));
+    // several runs need an explicit output folder
+    medseg()
+        .args(["eval", "--run"])
+        .arg(&runs[0])
+        .arg("--run")
+        .arg(&runs[1])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--out"));
+}
+
+#[test]
 fn killed_run_resumes_to_the_same_schedule() {
     let f = Fixture::new();
     let cfg = f.config("tiny.toml", 4);

@@ -35,13 +35,30 @@ pub fn evaluate(
     threshold: f64,
     out: Option<&Path>,
 ) -> Result<EvalResult> {
-    if cases.is_empty() {
+    evaluate_groups(&[(predictor, cases)], kind, fov_source, threshold, out)
+}
+
+/// Evaluates several models, each on its own labelled cases, as one report: cross-validation,
+/// where every fold's model scores the fold's held-out images and the pooled metrics (AUC
+/// included) are computed over all of them at once. An image may appear in only one group.
+pub fn evaluate_groups(
+    groups: &[(&Predictor, &[Case])],
+    kind: DatasetKind,
+    fov_source: FovSource,
+    threshold: f64,
+    out: Option<&Path>,
+) -> Result<EvalResult> {
+    let count: usize = groups.iter().map(|(_, c)| c.len()).sum();
+    if count == 0 {
         return Err(Error::InvalidInput("no cases to evaluate".into()));
     }
     let mut acc = MetricAccumulator::new(threshold)?;
-    let mut seconds = Vec::with_capacity(cases.len());
+    let mut seconds = Vec::with_capacity(count);
     let (mut all_prob, mut all_truth) = (Vec::new(), Vec::new());
-    for case in cases {
+    for (predictor, case) in groups
+        .iter()
+        .flat_map(|(p, cases)| cases.iter().map(move |c| (*p, c)))
+    {
         let decoded = decode_case(case, kind, fov_source)?;
         let truth = decoded.mask.as_ref().ok_or_else(|| {
             Error::InvalidInput(format!(

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use medseg::data::Case;
 use medseg::data::DatasetKind;
 use medseg::data::split::SplitConfig;
-use medseg::eval::evaluate;
+use medseg::eval::evaluate_groups;
 use medseg::infer::Predictor;
 use medseg::train::ExperimentConfig;
 
@@ -27,9 +28,11 @@ pub enum Part {
 /// Arguments of `medseg eval`.
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// A run folder (uses its model_best.safetensors and its config's split).
+    /// A run folder (uses its model_best.safetensors and its config's split). Repeat it for
+    /// cross-validation: each run's model scores its own split part (a fold's held-out images)
+    /// and one report pools them all (needs --out).
     #[arg(long, conflicts_with = "weights", required_unless_present = "weights")]
-    pub run: Option<PathBuf>,
+    pub run: Vec<PathBuf>,
     /// With --run: evaluate the last epoch's weights (model_final.safetensors) instead of the
     /// best validation epoch's.
     #[arg(long, requires = "run")]
@@ -71,40 +74,78 @@ pub fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
     s.parse::<DatasetKind>().map_err(|e| e.to_string())
 }
 
+/// One model and the split it was trained with.
+struct Source {
+    weights: PathBuf,
+    split: SplitConfig,
+    run: Option<PathBuf>,
+}
+
 /// Runs `medseg eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let part = format!("{:?}", args.split).to_lowercase();
-    let (weights, split_cfg, default_out) = match (&args.run, &args.weights) {
-        (Some(run), _) => {
-            let cfg = ExperimentConfig::load(&run.join("config.toml"))?;
-            (
-                run.join(if args.last {
-                    "model_final.safetensors"
-                } else {
-                    "model_best.safetensors"
-                }),
-                cfg.data.split,
-                run.join(format!("eval-{part}")),
-            )
-        }
-        (None, Some(w)) => {
+    let weights_name = if args.last {
+        "model_final.safetensors"
+    } else {
+        "model_best.safetensors"
+    };
+    let (sources, default_out) = match (args.run.as_slice(), &args.weights) {
+        ([], None) => anyhow::bail!("pass --run RUN or --weights FILE"),
+        ([], Some(w)) => {
             let dir = w.parent().map(PathBuf::from).unwrap_or_default();
-            (
-                w.clone(),
-                SplitConfig::default(),
-                dir.join(format!("eval-{part}")),
-            )
+            let source = Source {
+                weights: w.clone(),
+                split: SplitConfig::default(),
+                run: None,
+            };
+            (vec![source], Some(dir.join(format!("eval-{part}"))))
         }
-        (None, None) => anyhow::bail!("pass --run RUN or --weights FILE"),
+        (runs, _) => {
+            let sources = runs
+                .iter()
+                .map(|run| {
+                    let cfg = ExperimentConfig::load(&run.join("config.toml"))?;
+                    Ok(Source {
+                        weights: run.join(weights_name),
+                        split: cfg.data.split,
+                        run: Some(run.clone()),
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let out = (runs.len() == 1).then(|| runs[0].join(format!("eval-{part}")));
+            (sources, out)
+        }
+    };
+    let out = match (args.out.clone(), default_out) {
+        (Some(out), _) | (None, Some(out)) => out,
+        (None, None) => anyhow::bail!("several --run folders need --out for the pooled report"),
     };
     let device = select_device(args.device)?;
-    let mut predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
-    predictor.meta.tiling.mirror |= args.tta;
+    let mut predictors = Vec::with_capacity(sources.len());
+    for source in &sources {
+        let mut predictor = Predictor::load_with(&source.weights, &device, !args.no_fuse)?;
+        predictor.meta.tiling.mirror |= args.tta;
+        predictors.push(predictor);
+    }
+    let first = &predictors[0].meta;
     let kind = args
         .dataset
-        .or(predictor.meta.dataset)
+        .or(first.dataset)
         .context("the weights do not name a dataset: pass --dataset")?;
-    let remembered = args.run.as_ref().and_then(|run| {
+    let (fov, threshold) = (first.fov, args.threshold.unwrap_or(first.threshold));
+    for (p, s) in predictors.iter().zip(&sources).skip(1) {
+        let same = args.dataset.is_some() || p.meta.dataset == first.dataset;
+        if !same || p.meta.fov != fov || (args.threshold.is_none() && p.meta.threshold != threshold)
+        {
+            anyhow::bail!(
+                "{}: its dataset, FOV or threshold differs from {}'s; runs pooled in one report \
+                 must agree",
+                s.weights.display(),
+                sources[0].weights.display()
+            );
+        }
+    }
+    let remembered = sources[0].run.as_ref().and_then(|run| {
         let text = std::fs::read_to_string(run.join("run.json")).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
         v["data_root"].as_str().map(PathBuf::from)
@@ -115,21 +156,24 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         .or(remembered)
         .context("no dataset root: pass --root PATH or set MEDSEG_DATA_ROOT")?;
     let cases = kind.cases(&root)?;
-    let split = split_cfg.apply(&cases)?;
-    let chosen = match args.split {
-        Part::Train => split.train,
-        Part::Val => split.val,
-        Part::Test => split.test,
-        Part::All => cases.into_iter().filter(|c| c.mask.is_some()).collect(),
-    };
-    if chosen.is_empty() {
-        anyhow::bail!("the {part} split of {} is empty", root.display());
+    let mut chosen: Vec<Vec<Case>> = Vec::with_capacity(sources.len());
+    for source in &sources {
+        chosen.push(pick(&cases, &source.split, args.split)?);
+        if chosen.last().is_some_and(Vec::is_empty) {
+            anyhow::bail!(
+                "the {part} split of {} for {} is empty",
+                root.display(),
+                source.weights.display()
+            );
+        }
     }
-    let out = args.out.clone().unwrap_or(default_out);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let threshold = args.threshold.unwrap_or(predictor.meta.threshold);
-    let fov = predictor.meta.fov;
-    let result = evaluate(&predictor, &chosen, kind, fov, threshold, Some(&out))?;
+    let groups: Vec<(&Predictor, &[Case])> = predictors
+        .iter()
+        .zip(&chosen)
+        .map(|(p, c)| (p, c.as_slice()))
+        .collect();
+    let result = evaluate_groups(&groups, kind, fov, threshold, Some(&out))?;
     let r = &result.report;
     if args.json {
         println!("{}", r.to_json());
@@ -144,4 +188,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("outputs: {}", out.display());
     }
     Ok(())
+}
+
+/// The cases of one part of a split.
+fn pick(cases: &[Case], split: &SplitConfig, part: Part) -> anyhow::Result<Vec<Case>> {
+    let split = split.apply(cases)?;
+    Ok(match part {
+        Part::Train => split.train,
+        Part::Val => split.val,
+        Part::Test => split.test,
+        Part::All => cases.iter().filter(|c| c.mask.is_some()).cloned().collect(),
+    })
 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# STARE 4-fold cross-validation (issue #6's second STARE row). Trains the four configs in
+# configs/stare-cv/ side by side (scripts/run-parallel.sh, THREADS worker threads per process),
+# then scores each fold's last-epoch model on its own five held-out images, all twenty in one
+# report (means over images and metrics pooled over every pixel of all twenty, AUC included),
+# without and with test-time mirroring:
+#   results/stare-cv/pooled/ and results/stare-cv/pooled-tta/
+#
+#   scripts/stare-cv.sh DATA_ROOT [THREADS]     (THREADS per process, default 1)
+#   SKIP_TRAIN=1 scripts/stare-cv.sh DATA_ROOT  (score runs/stare-cv/fold*/ as they are)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 DATA_ROOT [THREADS]" >&2
+    exit 2
+fi
+root=$1
+threads=${2:-1}
+source scripts/common.sh
+require_root
+data=$(dataset_dir stare)
+if [ ! -d "$data" ]; then
+    echo "error: $data is missing (expected the official STARE layout)" >&2
+    exit 2
+fi
+medseg=$(medseg_binary)
+configs=(configs/stare-cv/fold0.toml configs/stare-cv/fold1.toml configs/stare-cv/fold2.toml
+    configs/stare-cv/fold3.toml)
+if [ "${SKIP_TRAIN:-0}" != 1 ]; then
+    MEDSEG=$medseg scripts/run-parallel.sh "$root" "$threads" "${configs[@]}"
+fi
+runs=()
+for c in "${configs[@]}"; do
+    runs+=(--run "runs/stare-cv/$(basename "$c" .toml)")
+done
+for variant in pooled pooled-tta; do
+    flags=()
+    if [ "$variant" = pooled-tta ]; then flags=(--tta); fi
+    out=results/stare-cv/$variant
+    mkdir -p "$out"
+    MEDSEG_THREADS=$threads "$medseg" eval --last "${runs[@]}" --root "$data" --split test \
+        "${flags[@]}" --out "runs/stare-cv/eval-$variant" > "$out/eval.txt"
+    cp "runs/stare-cv/eval-$variant/metrics.json" "runs/stare-cv/eval-$variant/metrics.csv" "$out/"
+    echo "== $variant"
+    tail -n 4 "$out/eval.txt"
+done
