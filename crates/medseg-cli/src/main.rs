@@ -62,20 +62,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Allocator settings for training-sized tensors (glibc): keep freed blocks of up to 32 MiB in
 /// the heap instead of returning them to the OS after every step (which costs a page fault per
-/// 4 KiB on the next step), and use one arena so that blocks freed by one worker thread are
-/// reused by the others.
-fn tune_allocator() {
+/// 4 KiB on the next step), and one arena per worker thread (at most 8), so that the workers'
+/// per-sample scratch buffers do not queue on one arena's lock. With a single arena (our earlier
+/// setting) two threads trained about 10 % slower at the same peak memory (BENCHMARKS.md).
+fn tune_allocator(threads: usize) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes glibc's allocator parameters; called once, before threads start.
+    // SAFETY: mallopt only changes glibc's allocator parameters; called once, before the worker
+    // threads start.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_ARENA_MAX, threads.clamp(1, 8) as libc::c_int);
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = threads;
 }
 
 fn main() -> ExitCode {
-    tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         .threads
         .or_else(|| std::thread::available_parallelism().ok())
         .map_or(1, NonZeroUsize::get);
+    tune_allocator(threads);
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool,
         Err(e) => {
