@@ -31,6 +31,7 @@ use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
 use super::fast_bn::{contiguous, f32s, from_vec};
+use super::resize::linear_taps as taps;
 
 /// The backend operations behind [`bilinear`] and [`max_pool2x2`].
 #[backend_extension(Flex, Autodiff)]
@@ -72,42 +73,6 @@ pub fn max_pool2x2(x: Tensor<4>, ceil: bool) -> Tensor<4> {
         x.into_dispatch(),
         ceil,
     ))
-}
-
-/// One output position's two source indices and their weights.
-#[derive(Clone, Copy, Debug)]
-struct Tap {
-    i0: usize,
-    i1: usize,
-    w0: f32,
-    w1: f32,
-}
-
-/// The taps of 1-D linear interpolation from `input` to `output` samples, as PyTorch's
-/// `upsample_bilinear2d` computes them for an explicit output size.
-fn taps(input: usize, output: usize, align_corners: bool) -> Vec<Tap> {
-    (0..output)
-        .map(|o| {
-            let src = if align_corners {
-                if output > 1 {
-                    o as f64 * (input - 1) as f64 / (output - 1) as f64
-                } else {
-                    0.0
-                }
-            } else {
-                ((o as f64 + 0.5) * input as f64 / output as f64 - 0.5).max(0.0)
-            };
-            let i0 = (src.floor() as usize).min(input - 1);
-            let i1 = (i0 + 1).min(input - 1);
-            let frac = (src - i0 as f64).clamp(0.0, 1.0) as f32;
-            Tap {
-                i0,
-                i1,
-                w0: 1.0 - frac,
-                w1: frac,
-            }
-        })
-        .collect()
 }
 
 /// `(planes, height, width)` of a `[N, C, H, W]` shape.
