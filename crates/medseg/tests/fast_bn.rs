@@ -4,26 +4,14 @@
 //! odd sizes, one-pixel planes, a large mean).
 #![cfg(feature = "flex")]
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor};
+use common::close;
 use medseg::nn::ConvBnConfig;
 use medseg::nn::fast_bn::{bn_act_train, supported};
-
-const TOL: f32 = 1e-4;
-
-fn max_rel_diff(name: &str, a: Tensor<4>, b: Tensor<4>) {
-    let a: Vec<f32> = a.into_data().try_to_vec::<f32>().unwrap();
-    let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
-    assert_eq!(a.len(), b.len(), "{name}: lengths");
-    let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!(
-            (x - y).abs() <= TOL * scale,
-            "{name}[{i}]: fused {x} vs burn {y} (scale {scale})"
-        );
-    }
-}
 
 fn as4(t: Tensor<1>) -> Tensor<4> {
     let n = t.dims()[0];
@@ -72,12 +60,12 @@ fn check(shape: [usize; 4], offset: f32, act: bool) {
     };
     let f = run(true);
     let r = run(false);
-    max_rel_diff(&format!("{name} output"), f.0, r.0);
-    max_rel_diff(&format!("{name} mean"), f.1, r.1);
-    max_rel_diff(&format!("{name} variance"), f.2, r.2);
-    max_rel_diff(&format!("{name} x grad"), f.3, r.3);
-    max_rel_diff(&format!("{name} gamma grad"), f.4, r.4);
-    max_rel_diff(&format!("{name} beta grad"), f.5, r.5);
+    close(&format!("{name} output"), f.0, r.0);
+    close(&format!("{name} mean"), f.1, r.1);
+    close(&format!("{name} variance"), f.2, r.2);
+    close(&format!("{name} x grad"), f.3, r.3);
+    close(&format!("{name} gamma grad"), f.4, r.4);
+    close(&format!("{name} beta grad"), f.5, r.5);
 }
 
 #[test]
@@ -111,16 +99,16 @@ fn conv_bn_training_updates_running_statistics_like_burn() {
     let reference =
         burn::tensor::module::batch_norm_train(conv, bn.gamma.val(), bn.beta.val(), bn.epsilon);
     let y = layer.forward(x);
-    max_rel_diff("ConvBn output", y.inner(), relu(reference.output).inner());
+    close("ConvBn output", y.inner(), relu(reference.output).inner());
     let bn = layer.bn.as_ref().unwrap();
     let expect_mean = mean0.inner().mul_scalar(1.0 - m) + reference.mean.inner().mul_scalar(m);
     let expect_var = v0.inner().mul_scalar(1.0 - m) + reference.variance.inner().mul_scalar(m);
-    max_rel_diff(
+    close(
         "running mean",
         as4(bn.running_mean.value_sync().inner()),
         as4(expect_mean),
     );
-    max_rel_diff(
+    close(
         "running var",
         as4(bn.running_var.value_sync().inner()),
         as4(expect_var),

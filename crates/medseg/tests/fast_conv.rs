@@ -3,25 +3,13 @@
 //! 1x3, 3x1, 5x1), dilations 1-3, "same" and smaller paddings, odd sizes, batches of 1 and 3.
 #![cfg(feature = "flex")]
 
+mod common;
+
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
+use common::close;
 use medseg::nn::fast_conv::conv2d_s1;
-
-const TOL: f32 = 1e-4;
-
-fn close<const D: usize>(name: &str, a: Tensor<D>, b: Tensor<D>) {
-    assert_eq!(a.dims(), b.dims(), "{name}: shapes");
-    let a: Vec<f32> = a.into_data().try_to_vec::<f32>().unwrap();
-    let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
-    let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!(
-            (x - y).abs() <= TOL * scale,
-            "{name}[{i}]: ours {x} vs burn {y} (scale {scale})"
-        );
-    }
-}
 
 type Outcome = (Tensor<4>, Tensor<4>, Tensor<4>, Tensor<1>);
 

@@ -4,25 +4,13 @@
 //! odd sides, batches and channel counts above and below the thread count.
 #![cfg(feature = "flex")]
 
+mod common;
+
 use burn::tensor::module::{interpolate, max_pool2d};
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
 use burn::tensor::{Device, Distribution, Tensor};
+use common::close;
 use medseg::nn::fast_resize::{bilinear, max_pool2x2};
-
-const TOL: f32 = 1e-4;
-
-fn close(what: &str, a: Tensor<4>, b: Tensor<4>) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shapes");
-    let a: Vec<f32> = a.into_data().try_to_vec::<f32>().unwrap();
-    let b: Vec<f32> = b.into_data().try_to_vec::<f32>().unwrap();
-    let scale = b.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!(
-            (x - y).abs() <= TOL * scale,
-            "{what}[{i}]: ours {x} vs Flex {y} (scale {scale})"
-        );
-    }
-}
 
 /// Runs `ours` and `reference` on the same input; compares outputs and the input gradients of a
 /// randomly weighted sum (so that every gradient entry matters).
