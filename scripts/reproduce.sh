@@ -9,6 +9,8 @@
 # metrics JSON/CSV, metrics.csv (training log), run time and peak memory into
 # results/<dataset>/<name>/ (never the probability maps). Then scripts/eval-variants.sh scores
 # the run with test-time mirroring and with its last epoch's weights (EVAL_VARIANTS=0 skips it).
+# RESUME=1 continues a run that was interrupted (its checkpoint exists) instead of restarting it;
+# its time.txt then holds one /usr/bin/time record per segment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,8 +44,14 @@ for config in "${configs[@]}"; do
     out=results/$dataset/$name
     mkdir -p "$out"
     echo "== $config -> $run"
-    /usr/bin/time -v -o "$out/time.txt" \
-        "$medseg" train --config "$config" --data-root "$data" --out "$run" --force --quiet
+    if [ "${RESUME:-0}" = 1 ] && [ -f "$run/checkpoint/last.json" ]; then
+        # Continue an interrupted run from its last checkpoint; time.txt gains one more record.
+        echo "   resuming from $run/checkpoint"
+        /usr/bin/time -v -a -o "$out/time.txt" "$medseg" train --resume "$run" --quiet
+    else
+        /usr/bin/time -v -o "$out/time.txt" \
+            "$medseg" train --config "$config" --data-root "$data" --out "$run" --force --quiet
+    fi
     "$medseg" eval --run "$run" --root "$data" --split test --out "$run/eval-test" > "$out/eval.txt"
     cp "$run/eval-test/metrics.json" "$run/eval-test/metrics.csv" "$run/eval-test/timing.csv" "$out/"
     cp "$run/metrics.csv" "$out/train_metrics.csv"
