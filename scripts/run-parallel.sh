@@ -5,7 +5,8 @@
 #
 #   scripts/run-parallel.sh DATA_ROOT THREADS CONFIG...
 #
-# Environment: MEDSEG (the binary; default target/release/medseg, built if missing),
+# Environment: MEDSEG (the binary; default target/release/medseg, built if missing), JOBS (how
+# many configs run at once; default cores / THREADS, at least 1, so the cores are not oversubscribed),
 # TRAIN_TIMEOUT / EVAL_TIMEOUT (seconds; a training stopped by its timeout is evaluated from its
 # best checkpoint so far and marked "stopped at timeout" in results/.../time.txt).
 set -uo pipefail
@@ -50,7 +51,12 @@ one() {
     echo "== $config: train exit $rc, $(tail -n 1 "$out/eval.txt")"
 }
 
+jobs_max=${JOBS:-$(($(nproc) / threads))}
+if [ "$jobs_max" -lt 1 ]; then jobs_max=1; fi
 for config in "$@"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n
+    done
     one "$config" &
 done
 wait

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # STARE 4-fold cross-validation (issue #6's second STARE row). Trains the four configs in
-# configs/stare-cv/ side by side (scripts/run-parallel.sh, THREADS worker threads per process),
+# configs/stare-cv/ side by side (scripts/run-parallel.sh, THREADS worker threads per process, as
+# many processes at once as the cores allow, or JOBS),
 # then scores each fold's last-epoch model on its own five held-out images, all twenty in one
 # report (means over images and metrics pooled over every pixel of all twenty, AUC included),
 # without and with test-time mirroring:
