@@ -7,6 +7,7 @@
 #
 # Environment: MEDSEG (the binary; default target/release/medseg, built if missing), JOBS (how
 # many configs run at once; default cores / THREADS, at least 1, so the cores are not oversubscribed),
+# RESUME=1 (continue each run that has a checkpoint instead of restarting it),
 # TRAIN_TIMEOUT / EVAL_TIMEOUT (seconds; a training stopped by its timeout is evaluated from its
 # best checkpoint so far and marked "stopped at timeout" in results/.../time.txt).
 set -uo pipefail
@@ -37,9 +38,15 @@ one() {
     out=results/$folder/$name
     mkdir -p "$out"
     start=$(date +%s)
-    MEDSEG_THREADS=$threads timeout "$train_timeout" "${timer[@]}" \
-        "$medseg" train --config "$config" --data-root "$data" --out "$run" --force --quiet \
-        > "$out/train.log" 2> "$out/time.txt"
+    if [ "${RESUME:-0}" = 1 ] && [ -f "$run/checkpoint/last.json" ]; then
+        # Continue an interrupted run from its checkpoint; the logs gain one more segment.
+        MEDSEG_THREADS=$threads timeout "$train_timeout" "${timer[@]}" \
+            "$medseg" train --resume "$run" --quiet >> "$out/train.log" 2>> "$out/time.txt"
+    else
+        MEDSEG_THREADS=$threads timeout "$train_timeout" "${timer[@]}" \
+            "$medseg" train --config "$config" --data-root "$data" --out "$run" --force --quiet \
+            > "$out/train.log" 2> "$out/time.txt"
+    fi
     rc=$?
     echo "train exit $rc after $(($(date +%s) - start)) s with $threads thread(s) on $(nproc) cores" >> "$out/time.txt"
     if [ "$rc" = 124 ]; then echo "stopped at timeout" >> "$out/time.txt"; fi

@@ -9,6 +9,7 @@
 #
 #   scripts/stare-cv.sh DATA_ROOT [THREADS]     (THREADS per process, default 1)
 #   SKIP_TRAIN=1 scripts/stare-cv.sh DATA_ROOT  (score runs/stare-cv/fold*/ as they are)
+#   RESUME=1 scripts/stare-cv.sh DATA_ROOT      (continue interrupted folds from their checkpoints)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
