@@ -4,7 +4,8 @@
 #   scripts/reproduce.sh DATA_ROOT [CONFIG...]
 #
 # DATA_ROOT holds the datasets in their official layouts (DRIVE/, STARE/, PH2/; see README).
-# With no CONFIG, every config under configs/<dataset>/ whose dataset folder exists is run.
+# With no CONFIG, every config under configs/<dataset>/ whose dataset folder exists is run, then
+# the STARE cross-validation's pooled report and the cross-dataset table.
 # Each run trains into runs/<dataset>/<name>/, evaluates on the test split, and copies the
 # metrics JSON/CSV, metrics.csv (training log), run time and peak memory into
 # results/<dataset>/<name>/ (never the probability maps). Then scripts/eval-variants.sh scores
@@ -25,7 +26,9 @@ require_root
 medseg=$(medseg_binary)
 
 configs=("$@")
+all=0
 if [ ${#configs[@]} -eq 0 ]; then
+    all=1
     for c in configs/*/*.toml; do
         case "$c" in configs/synthetic/*) continue ;; esac
         configs+=("$c")
@@ -61,3 +64,14 @@ for config in "${configs[@]}"; do
         MEDSEG=$medseg scripts/eval-variants.sh "$run" "$data" "$out"
     fi
 done
+
+# With every config: the reports that combine runs (STARE cross-validation pooled over the four
+# folds; each shipped model tested on the other retinal dataset).
+if [ "$all" = 1 ]; then
+    if [ -d "$(dataset_dir stare)" ]; then
+        MEDSEG=$medseg SKIP_TRAIN=1 scripts/stare-cv.sh "$root"
+    fi
+    if [ -d "$(dataset_dir drive)" ] && [ -d "$(dataset_dir stare)" ]; then
+        MEDSEG=$medseg scripts/cross-dataset.sh "$root"
+    fi
+fi
