@@ -10,7 +10,8 @@ use medseg::eval::evaluate_groups;
 use medseg::infer::Predictor;
 use medseg::train::ExperimentConfig;
 
-use crate::device::{DeviceKind, select_device};
+use super::InferenceArgs;
+use crate::device::select_device;
 
 /// Which part of the split to evaluate.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,16 +59,8 @@ pub struct EvalArgs {
     /// Print the metrics JSON on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
-    pub device: DeviceKind,
-    /// Run the network as trained instead of re-parameterised (slower; same logits to 1e-4).
-    #[arg(long)]
-    pub no_fuse: bool,
-    /// Test-time augmentation: average the predictions of the image and its three flips
-    /// (four times slower).
-    #[arg(long)]
-    pub tta: bool,
+    #[command(flatten)]
+    pub inference: InferenceArgs,
 }
 
 pub fn parse_dataset(s: &str) -> Result<DatasetKind, String> {
@@ -120,11 +113,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         (Some(out), _) | (None, Some(out)) => out,
         (None, None) => anyhow::bail!("several --run folders need --out for the pooled report"),
     };
-    let device = select_device(args.device)?;
+    let device = select_device(args.inference.device)?;
     let mut predictors = Vec::with_capacity(sources.len());
     for source in &sources {
-        let mut predictor = Predictor::load_with(&source.weights, &device, !args.no_fuse)?;
-        predictor.meta.tiling.mirror |= args.tta;
+        let predictor = args.inference.load(&source.weights, &device)?;
         predictors.push(predictor);
     }
     let first = &predictors[0].meta;

@@ -10,3 +10,35 @@ pub mod predict;
 pub mod score;
 pub mod synth;
 pub mod train;
+
+use std::path::Path;
+
+use burn::tensor::Device;
+use medseg::infer::Predictor;
+
+use crate::device::DeviceKind;
+
+/// How `eval` and `predict` run the network.
+#[derive(clap::Args, Debug)]
+pub struct InferenceArgs {
+    /// Compute device.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
+    /// Run the network as trained instead of re-parameterised (slower; same logits to 1e-4).
+    #[arg(long)]
+    pub no_fuse: bool,
+    /// Test-time augmentation: average the predictions of the image and its three flips
+    /// (four times slower).
+    #[arg(long)]
+    pub tta: bool,
+}
+
+impl InferenceArgs {
+    /// Loads weights for inference as these options ask (fused unless `--no-fuse`, mirrored
+    /// with `--tta`).
+    pub fn load(&self, weights: &Path, device: &Device) -> medseg::Result<Predictor> {
+        let mut predictor = Predictor::load_with(weights, device, !self.no_fuse)?;
+        predictor.meta.tiling.mirror |= self.tta;
+        Ok(predictor)
+    }
+}

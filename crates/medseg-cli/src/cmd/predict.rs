@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use medseg::infer::Predictor;
 
-use crate::device::{DeviceKind, select_device};
+use super::InferenceArgs;
+use crate::device::select_device;
 
 /// Arguments of `medseg predict`.
 #[derive(clap::Args, Debug)]
@@ -29,16 +29,8 @@ pub struct PredictArgs {
     /// Probability threshold (default: the one stored with the weights).
     #[arg(long)]
     pub threshold: Option<f64>,
-    /// Compute device.
-    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
-    pub device: DeviceKind,
-    /// Run the network as trained instead of re-parameterised (slower; same logits to 1e-4).
-    #[arg(long)]
-    pub no_fuse: bool,
-    /// Test-time augmentation: average the predictions of the image and its three flips
-    /// (four times slower).
-    #[arg(long)]
-    pub tta: bool,
+    #[command(flatten)]
+    pub inference: InferenceArgs,
 }
 
 const IMAGE_EXTENSIONS: &[&str] = &[
@@ -127,9 +119,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("pass --weights FILE or --pretrained NAME"),
     };
     let files = collect_inputs(&args.inputs)?;
-    let device = select_device(args.device)?;
-    let mut predictor = Predictor::load_with(&weights, &device, !args.no_fuse)?;
-    predictor.meta.tiling.mirror |= args.tta;
+    let device = select_device(args.inference.device)?;
+    let predictor = args.inference.load(&weights, &device)?;
     let threshold = args.threshold.unwrap_or(predictor.meta.threshold);
     if !(threshold > 0.0 && threshold < 1.0) {
         anyhow::bail!("--threshold must be in (0, 1), got {threshold}");
