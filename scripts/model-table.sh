@@ -11,7 +11,7 @@ medseg=$(medseg_binary)
 
 echo "| model | trainable params (3 input channels) | GFLOPs, DRIVE image 1x584x565 | GFLOPs, lesion 3x256x256 |"
 echo "|---|---|---|---|"
-for model in msa-u2net u2netp u2net unet unet-pp; do
+for model in msa-u2net msa-u2net-plain u2netp u2net unet unet-pp; do
     drive=$("$medseg" --threads 1 info --model "$model" --input 1x584x565 --json)
     lesion=$("$medseg" --threads 1 info --model "$model" --input 3x256x256 --json)
     python3 - "$model" "$drive" "$lesion" <<'PY'

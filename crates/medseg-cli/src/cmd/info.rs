@@ -8,7 +8,8 @@ use medseg::nn::Form;
 /// Arguments of `medseg info`.
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
-    /// Model preset: u2net, u2netp, unet, unet-pp, unet-pp-ds, msa-u2net, msa-u2net-tiny.
+    /// Model preset: u2net, u2netp, unet, unet-pp, unet-pp-ds, msa-u2net, msa-u2net-tiny,
+    /// msa-u2net-plain.
     #[arg(long, value_parser = parse_model)]
     pub model: ModelName,
     /// Input shape CxHxW for the FLOPs count and output shapes.
