@@ -10,6 +10,8 @@
 #   scripts/stare-cv.sh DATA_ROOT [THREADS]     (THREADS per process, default 1)
 #   SKIP_TRAIN=1 scripts/stare-cv.sh DATA_ROOT  (score runs/stare-cv/fold*/ as they are)
 #   RESUME=1 scripts/stare-cv.sh DATA_ROOT      (continue interrupted folds from their checkpoints)
+#   CV=stare-cv-plain scripts/stare-cv.sh DATA_ROOT  (the folds in configs/stare-cv-plain/ instead:
+#                                                    runs/ and results/stare-cv-plain/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,23 +29,30 @@ if [ ! -d "$data" ]; then
     exit 2
 fi
 medseg=$(medseg_binary)
-configs=(configs/stare-cv/fold0.toml configs/stare-cv/fold1.toml configs/stare-cv/fold2.toml
-    configs/stare-cv/fold3.toml)
+cv=${CV:-stare-cv}
+configs=()
+for f in 0 1 2 3; do
+    if [ ! -f "configs/$cv/fold$f.toml" ]; then
+        echo "error: configs/$cv/fold$f.toml is missing" >&2
+        exit 2
+    fi
+    configs+=("configs/$cv/fold$f.toml")
+done
 if [ "${SKIP_TRAIN:-0}" != 1 ]; then
     MEDSEG=$medseg scripts/run-parallel.sh "$root" "$threads" "${configs[@]}"
 fi
 runs=()
 for c in "${configs[@]}"; do
-    runs+=(--run "runs/stare-cv/$(basename "$c" .toml)")
+    runs+=(--run "runs/$cv/$(basename "$c" .toml)")
 done
 for variant in pooled pooled-tta; do
     flags=()
     if [ "$variant" = pooled-tta ]; then flags=(--tta); fi
-    out=results/stare-cv/$variant
+    out=results/$cv/$variant
     mkdir -p "$out"
     MEDSEG_THREADS=$threads "$medseg" eval --last "${runs[@]}" --root "$data" --split test \
-        "${flags[@]}" --out "runs/stare-cv/eval-$variant" > "$out/eval.txt"
-    cp "runs/stare-cv/eval-$variant/metrics.json" "runs/stare-cv/eval-$variant/metrics.csv" "$out/"
+        "${flags[@]}" --out "runs/$cv/eval-$variant" > "$out/eval.txt"
+    cp "runs/$cv/eval-$variant/metrics.json" "runs/$cv/eval-$variant/metrics.csv" "$out/"
     echo "== $variant"
     tail -n 4 "$out/eval.txt"
 done
