@@ -66,10 +66,11 @@ for config in "${configs[@]}"; do
 done
 
 # With every config: the reports that combine runs (STARE cross-validation pooled over the four
-# folds; each shipped model tested on the other retinal dataset).
+# folds, for both presets; each shipped model tested on the other retinal dataset).
 if [ "$all" = 1 ]; then
     if [ -d "$(dataset_dir stare)" ]; then
         MEDSEG=$medseg SKIP_TRAIN=1 scripts/stare-cv.sh "$root"
+        MEDSEG=$medseg SKIP_TRAIN=1 CV=stare-cv-plain scripts/stare-cv.sh "$root"
     fi
     if [ -d "$(dataset_dir drive)" ] && [ -d "$(dataset_dir stare)" ]; then
         MEDSEG=$medseg scripts/cross-dataset.sh "$root"
