@@ -438,3 +438,55 @@ fn info_reports_parameters_and_flops() {
         .success()
         .stdout(predicate::str::contains("\"trainable_params\": 1131181"));
 }
+
+/// `info --config` counts the config's network: its preset with its overrides, on the input
+/// channels its preprocessing gives (here green channel: 1).
+#[test]
+fn info_counts_a_configs_network_with_its_overrides() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = medseg().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/drive/");
+    let preset = json(&[
+        "info",
+        "--model",
+        "msa-u2net-plain",
+        "--input",
+        "1x64x64",
+        "--json",
+    ]);
+    // msa-u2net + `overrides = { unit = { kind = "plain" } }` is the msa-u2net-plain preset.
+    let overridden = format!("{repo}msa-u2net-plain-units.toml");
+    let same = json(&[
+        "info",
+        "--config",
+        &overridden,
+        "--input",
+        "1x64x64",
+        "--json",
+    ]);
+    assert_eq!(same["trainable_params"], preset["trainable_params"]);
+    assert_eq!(same["macs"], preset["macs"]);
+    assert_eq!(same["input"], serde_json::json!([1, 1, 64, 64]));
+    // Twice the widths on the upper levels: more parameters than the preset.
+    let wide = format!("{repo}msa-u2net-plain-wide.toml");
+    let wide = json(&["info", "--config", &wide, "--input", "1x64x64", "--json"]);
+    assert!(wide["trainable_params"].as_u64() > preset["trainable_params"].as_u64());
+    // A channel count the config's preprocessing does not give, and a missing config.
+    medseg()
+        .args(["info", "--config", &overridden, "--input", "3x64x64"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("msa-u2net-plain-units.toml"));
+    medseg()
+        .args(["info", "--config", "no/such.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such.toml"));
+}

@@ -1,20 +1,29 @@
-//! `medseg info`: parameters, FLOPs and output shapes of a model preset.
+//! `medseg info`: parameters, FLOPs and output shapes of a model preset or of an experiment
+//! config's network (its preset with its overrides).
+
+use std::path::PathBuf;
 
 use anyhow::Context;
 use burn::prelude::*;
 use medseg::models::ModelName;
 use medseg::nn::Form;
+use medseg::train::ExperimentConfig;
 
 /// Arguments of `medseg info`.
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
     /// Model preset: u2net, u2netp, unet, unet-pp, unet-pp-ds, msa-u2net, msa-u2net-tiny,
     /// msa-u2net-plain.
-    #[arg(long, value_parser = parse_model)]
-    pub model: ModelName,
-    /// Input shape CxHxW for the FLOPs count and output shapes.
-    #[arg(long, default_value = "3x256x256", value_parser = parse_input)]
-    pub input: [usize; 3],
+    #[arg(long, value_parser = parse_model, required_unless_present = "config", conflicts_with = "config")]
+    pub model: Option<ModelName>,
+    /// An experiment config (TOML): its network, with its overrides and its preprocessing's
+    /// channel count.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Input shape CxHxW for the FLOPs count and output shapes [default: 3x256x256, or the
+    /// config's channels x 256x256].
+    #[arg(long, value_parser = parse_input)]
+    pub input: Option<[usize; 3]>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -42,9 +51,29 @@ fn parse_input(s: &str) -> Result<[usize; 3], String> {
 
 /// Runs `medseg info`.
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
-    let [c, h, w] = args.input;
+    let (name, config, [c, h, w]) = match (&args.config, args.model) {
+        (Some(path), _) => {
+            let experiment = ExperimentConfig::load(path)?;
+            let config = experiment.model_config()?;
+            let channels = experiment.data.preprocess.in_channels();
+            let input = args.input.unwrap_or([channels, 256, 256]);
+            if input[0] != channels {
+                anyhow::bail!(
+                    "--input has {} channels but {}'s preprocessing gives the network {channels}",
+                    input[0],
+                    path.display()
+                );
+            }
+            (path.display().to_string(), config, input)
+        }
+        (None, Some(model)) => {
+            let input = args.input.unwrap_or([3, 256, 256]);
+            let config = model.config().with_in_channels(input[0]);
+            (model.as_str().to_string(), config, input)
+        }
+        (None, None) => anyhow::bail!("give --model NAME or --config FILE"),
+    };
     let device = crate::device::select_device(crate::device::DeviceKind::Cpu)?;
-    let config = args.model.config().with_in_channels(c);
     let net = config.init(&device).context("building the model")?;
     let params = net.trainable_params();
     let macs = net.macs([h, w], Form::Deploy);
@@ -54,7 +83,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let sides: Vec<[usize; 4]> = out.sides.iter().map(|s| s.dims()).collect();
     if args.json {
         let v = serde_json::json!({
-            "model": args.model.as_str(),
+            "model": name,
             "input": [1, c, h, w],
             "trainable_params": params,
             "macs": macs,
@@ -66,7 +95,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("model             {}", args.model.as_str());
+        println!("model             {name}");
         println!("input             [1, {c}, {h}, {w}]");
         println!("trainable params  {params}");
         println!(
