@@ -51,8 +51,8 @@ fn parse_input(s: &str) -> Result<[usize; 3], String> {
 
 /// Runs `medseg info`.
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
-    let (name, config, [c, h, w]) = match (&args.config, args.model) {
-        (Some(path), _) => {
+    let (name, config, [c, h, w]) = match &args.config {
+        Some(path) => {
             let experiment = ExperimentConfig::load(path)?;
             let config = experiment.model_config()?;
             let channels = experiment.data.preprocess.in_channels();
@@ -66,12 +66,13 @@ pub fn run(args: InfoArgs) -> anyhow::Result<()> {
             }
             (path.display().to_string(), config, input)
         }
-        (None, Some(model)) => {
+        None => {
+            // clap requires --model whenever --config is absent.
+            let model = args.model.context("give --model NAME or --config FILE")?;
             let input = args.input.unwrap_or([3, 256, 256]);
             let config = model.config().with_in_channels(input[0]);
             (model.as_str().to_string(), config, input)
         }
-        (None, None) => anyhow::bail!("give --model NAME or --config FILE"),
     };
     let device = crate::device::select_device(crate::device::DeviceKind::Cpu)?;
     let net = config.init(&device).context("building the model")?;
