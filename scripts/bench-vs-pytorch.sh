@@ -4,11 +4,16 @@
 #   train_ratio=<ours/pytorch patches/s> infer_ratio=<ours/pytorch ms> rss_ratio=<ours/pytorch>
 #
 #   scripts/bench-vs-pytorch.sh [MODEL] [STEPS]      (default msa-u2net, 10)
+#
+# REPLICAS=N (default 1) trains ours data-parallel: the batch of 8 in N chunks whose passes run
+# concurrently (`train.replicas`; BatchNorm then normalises per chunk, as PyTorch's DDP without
+# SyncBatchNorm does). The row says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-msa-u2net}
 steps=${2:-10}
 threads=2
+replicas=${REPLICAS:-1}
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
@@ -22,7 +27,8 @@ trap 'rm -rf "$tmp"' EXIT
 "$medseg" info --model "$model" --input 1x64x64 --json \
     | .venv/bin/python -c "import json,sys; print(json.dumps(json.load(sys.stdin)['config']))" > "$tmp/config.json"
 
-"$medseg" --threads "$threads" bench --model "$model" --channels 1 --steps "$steps" --json > "$tmp/ours.json"
+"$medseg" --threads "$threads" bench --model "$model" --channels 1 --steps "$steps" \
+    --replicas "$replicas" --json > "$tmp/ours.json"
 OMP_NUM_THREADS=$threads .venv/bin/python tools/reference/bench_torch.py "$tmp/config.json" \
     --steps "$steps" --threads "$threads" > "$tmp/torch.json"
 
@@ -33,6 +39,8 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 rows = []
 commit = subprocess.getoutput("git rev-parse --short HEAD 2>/dev/null") or "?"
 ours["impl"] = f"{ours['impl']} {commit}"
+if ours.get("replicas", 1) > 1:
+    ours["impl"] += f" ({ours['replicas']} replicas)"
 for r in (ours, ref):
     fused = lambda k: f" ({r[k]:.0f} fused)" if k in r else ""
     rows.append(f"| {datetime.date.today()} | {model} | {r['impl']} | {r['train_patches_per_s']:.1f} | "

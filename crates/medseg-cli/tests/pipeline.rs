@@ -490,3 +490,23 @@ fn info_counts_a_configs_network_with_its_overrides() {
         .code(2)
         .stderr(predicate::str::contains("no/such.toml"));
 }
+
+#[test]
+fn data_parallel_replicas_train_to_finite_losses() {
+    let f = Fixture::new();
+    let p = f.path("replicas.toml");
+    std::fs::write(
+        &p,
+        tiny_config(1).replace("batch_size = 2", "batch_size = 2\nreplicas = 2"),
+    )
+    .unwrap();
+    f.train(&p, "run")
+        .success()
+        .stderr(predicate::str::contains("done: 1 epochs"));
+    let losses = csv_column(&f.path("run"), 1);
+    assert_eq!(losses.len(), 1);
+    let loss: f64 = losses[0].parse().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "{loss}");
+    let saved = std::fs::read_to_string(f.path("run").join("config.toml")).unwrap();
+    assert!(saved.contains("replicas = 2"), "{saved}");
+}

@@ -80,3 +80,26 @@ fn model_overrides_merge_onto_the_preset() {
         "{err}"
     );
 }
+
+#[test]
+fn train_replicas_default_to_one_and_must_fit_the_batch() {
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/drive/msa-u2net.toml"),
+    )
+    .unwrap();
+    let cfg = ExperimentConfig::from_toml(&base, Path::new("base.toml")).unwrap();
+    assert_eq!(cfg.train.replicas, 1);
+    let two = base.replace("[train]\n", "[train]\nreplicas = 2\n");
+    let cfg = ExperimentConfig::from_toml(&two, Path::new("two.toml")).unwrap();
+    assert_eq!(cfg.train.replicas, 2);
+    for bad in ["0", "9"] {
+        let text = base.replace("[train]\n", &format!("[train]\nreplicas = {bad}\n"));
+        let err = ExperimentConfig::from_toml(&text, Path::new("replicas.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train.replicas") && err.contains("replicas.toml"),
+            "{err}"
+        );
+    }
+}

@@ -4,12 +4,13 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::AdamWConfig;
 use burn::prelude::*;
 use medseg::data::Planes;
 use medseg::data::tiling::{Blend, TileConfig};
 use medseg::loss::{BceKind, LossConfig};
 use medseg::models::ModelName;
+use medseg::train::step::train_step;
 use medseg::train::trainer::predict_planes;
 
 use crate::device::{DeviceKind, select_device};
@@ -32,6 +33,10 @@ pub struct BenchArgs {
     /// Timed training steps (after 2 warm-up steps).
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
+    /// Data-parallel replicas per training step (`train.replicas` in a config): the batch is
+    /// cut into this many chunks whose passes run concurrently.
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
     /// Timed repetitions of each inference (after 1 warm-up).
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
@@ -92,10 +97,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let start = Instant::now();
         let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, p, p]), &device);
         let yt = Tensor::<4>::from_data(TensorData::new(y.clone(), [b, 1, p, p]), &device);
-        let loss = loss_fn.forward(model.forward(xt), yt).total;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-3, model, grads);
-        let _ = loss.into_scalar::<f32>();
+        let (next, _loss) = train_step(model, &mut optim, &loss_fn, xt, yt, 1e-3, args.replicas);
+        model = next;
         if step >= 2 {
             train_seconds += start.elapsed().as_secs_f64();
         }
@@ -147,7 +150,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "impl": "medseg",
         "model": args.model.as_str(),
         "params": net.trainable_params(),
-        "train_batch": b, "patch": p, "channels": c,
+        "train_batch": b, "patch": p, "channels": c, "replicas": args.replicas,
         "train_patches_per_s": patches_per_s,
         "infer_drive_ms": drive_ms,
         "infer_256_ms": lesion_ms,
@@ -160,8 +163,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{v}");
     } else {
         println!(
-            "{}: train {patches_per_s:.1} patches/s (batch {b} of {p}x{p}), DRIVE 584x565 tiled {drive_ms:.0} ms ({drive_fused_ms:.0} fused), 256x256 {lesion_ms:.0} ms ({lesion_fused_ms:.0} fused), peak RSS {:.0} MiB",
+            "{}: train {patches_per_s:.1} patches/s (batch {b} of {p}x{p}, {} replica(s)), DRIVE 584x565 tiled {drive_ms:.0} ms ({drive_fused_ms:.0} fused), 256x256 {lesion_ms:.0} ms ({lesion_fused_ms:.0} fused), peak RSS {:.0} MiB",
             args.model.as_str(),
+            args.replicas,
             rss.unwrap_or(f64::NAN)
         );
     }

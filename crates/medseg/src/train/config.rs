@@ -207,6 +207,12 @@ pub struct TrainSection {
     /// Batches prepared ahead by the loader thread.
     #[serde(default = "two")]
     pub prefetch: usize,
+    /// Data-parallel replicas per step: the batch is cut into this many chunks whose forward and
+    /// backward passes run concurrently, one model copy each, and their gradients are averaged
+    /// (see [`crate::train::step`]; BatchNorm then normalises per chunk). 1 = the whole batch in
+    /// one pass. At most `batch_size`.
+    #[serde(default = "one")]
+    pub replicas: usize,
 }
 
 fn one() -> usize {
@@ -285,6 +291,12 @@ impl ExperimentConfig {
             return bad(format!(
                 "train.epochs and train.batch_size must be >= 1, got {} and {}",
                 t.epochs, t.batch_size
+            ));
+        }
+        if t.replicas == 0 || t.replicas > t.batch_size {
+            return bad(format!(
+                "train.replicas must be between 1 and train.batch_size ({}), got {}",
+                t.batch_size, t.replicas
             ));
         }
         if t.batches_per_epoch == 0 && matches!(self.data.sampling, SampleMode::Patches(_)) {

@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod schedule;
+pub mod step;
 pub mod trainer;
 
 pub use config::ExperimentConfig;

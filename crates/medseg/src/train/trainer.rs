@@ -14,13 +14,14 @@ use std::time::Instant;
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, AdamWConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
 use super::checkpoint::{self, LoopState};
 use super::config::{ExperimentConfig, OptimKind};
+use super::step;
 use crate::data::loader::{BatchConfig, BatchLoader, LoadConfig, SampleCache, SampleMode};
 use crate::data::tiling::predict_tiled;
 use crate::data::{Sample, split::Split};
@@ -388,9 +389,7 @@ pub fn train(
                 .schedule
                 .lr(cfg.optim.lr, state.steps_done, total_steps, steps_per_epoch);
             let (x, y, _fov) = batch.to_tensors(&device);
-            let out = model.forward(x);
-            let loss = loss_fn.forward(out, y).total;
-            let value = loss.clone().into_scalar::<f32>() as f64;
+            let (grads, value) = step::batch_gradients(&model, &loss_fn, x, y, cfg.train.replicas);
             if !value.is_finite() {
                 return Err(Error::NonFinite {
                     epoch: epoch + 1,
@@ -398,7 +397,6 @@ pub fn train(
                     run: run.clone(),
                 });
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             loss_sum += value;
             items += batch.shape[0];

@@ -1,0 +1,249 @@
+//! One optimizer step, optionally data-parallel over the cores.
+//!
+//! With `replicas = 1` a step is the plain `forward -> loss -> backward -> optimizer` on the whole
+//! batch. Most of that step's compute (convolutions, BatchNorm, resampling) is spread over the
+//! rayon pool by our kernels, but the autodiff bookkeeping, the many small elementwise ops and the
+//! optimizer run one after another on one thread while the other cores idle.
+//!
+//! With `replicas = r > 1` the batch is cut into `r` contiguous chunks and each chunk's forward
+//! and backward pass runs as its own rayon task on its own copy of the model (a
+//! [`fork`](Module::fork): the same parameter values and ids, fresh autodiff leaves, so the `r`
+//! graphs are independent and burn's autodiff runs them concurrently). The chunk gradients are
+//! summed weighted by chunk size, `Σ nᵢ/B · gᵢ`, which is the whole batch's gradient for any
+//! loss that is a mean over samples, and one optimizer step follows. The serial phases of one
+//! replica then overlap with the other's compute.
+//!
+//! What changes against `replicas = 1` (as in PyTorch's `DistributedDataParallel` without
+//! `SyncBatchNorm`): BatchNorm normalises each chunk with that chunk's own batch statistics, and
+//! a loss that pools over the batch (Dice with `reduction = "batch"`) is pooled per chunk. The
+//! BatchNorm running statistics are burn's per-thread [`RunningState`](burn::module::RunningState)
+//! values, averaged when read. Where every chunk holds the same samples, BatchNorm and the
+//! per-sample losses see identical statistics and the result equals the single-replica step
+//! (tested below).
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rayon::prelude::*;
+
+use crate::loss::CombinedLoss;
+use crate::models::SegNet;
+
+/// Gradients of the loss over one batch and the batch's loss value.
+///
+/// `x`: `[B, C, H, W]` inputs, `y`: `[B, 1, H, W]` targets, on an autodiff device. `replicas` is
+/// clamped to `1..=B`.
+pub fn batch_gradients(
+    model: &SegNet,
+    loss_fn: &CombinedLoss,
+    x: Tensor<4>,
+    y: Tensor<4>,
+    replicas: usize,
+) -> (GradientsParams, f64) {
+    let b = x.dims()[0];
+    let r = replicas.clamp(1, b.max(1));
+    if r == 1 {
+        let loss = loss_fn.forward(model.forward(x), y).total;
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        return (GradientsParams::from_grads(loss.backward(), model), value);
+    }
+    // Chunk sizes differ by at most one sample.
+    let bounds: Vec<(usize, usize)> = (0..r)
+        .map(|i| (i * b / r, (i + 1) * b / r))
+        .filter(|(s, e)| e > s)
+        .collect();
+    let device = x.device();
+    let parts: Vec<(GradientsParams, f64, usize)> = bounds
+        .into_par_iter()
+        .map(|(s, e)| {
+            let replica = model.clone().fork(&device);
+            let xs = x.clone().narrow(0, s, e - s);
+            let ys = y.clone().narrow(0, s, e - s);
+            let loss = loss_fn.forward(replica.forward(xs), ys).total;
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &replica);
+            (grads, value, e - s)
+        })
+        .collect();
+    let weights: Vec<f64> = parts.iter().map(|p| p.2 as f64 / b as f64).collect();
+    let value = parts.iter().zip(&weights).map(|(p, w)| p.1 * w).sum();
+    let mut merge = Merge {
+        parts: parts.into_iter().map(|p| p.0).collect(),
+        weights,
+        out: GradientsParams::new(),
+    };
+    model.visit(&mut merge);
+    (merge.out, value)
+}
+
+/// Sums the replicas' gradients of each parameter, weighted.
+struct Merge {
+    parts: Vec<GradientsParams>,
+    weights: Vec<f64>,
+    out: GradientsParams,
+}
+
+impl ModuleVisitor for Merge {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let mut sum: Option<Tensor<D>> = None;
+        for (grads, &w) in self.parts.iter_mut().zip(&self.weights) {
+            if let Some(g) = grads.remove::<D>(param.id) {
+                let g = g.mul_scalar(w);
+                sum = Some(match sum {
+                    Some(acc) => acc + g,
+                    None => g,
+                });
+            }
+        }
+        if let Some(g) = sum {
+            self.out.register::<D>(param.id, g);
+        }
+    }
+}
+
+/// One optimizer step on a batch: [`batch_gradients`], then `optim` at learning rate `lr`.
+/// Returns the updated model and the batch's loss value (not checked for finiteness).
+pub fn train_step(
+    model: SegNet,
+    optim: &mut ModuleOptimizer,
+    loss_fn: &CombinedLoss,
+    x: Tensor<4>,
+    y: Tensor<4>,
+    lr: f64,
+    replicas: usize,
+) -> (SegNet, f64) {
+    let (grads, value) = batch_gradients(&model, loss_fn, x, y, replicas);
+    (optim.step(lr, model, grads), value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::{BceKind, LossConfig};
+    use crate::models::ModelName;
+    use burn::module::ModuleVisitor;
+
+    /// Collects every float parameter's gradient, flattened, in module order.
+    struct Collect<'a> {
+        grads: &'a GradientsParams,
+        out: Vec<Vec<f32>>,
+    }
+
+    impl ModuleVisitor for Collect<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(param.id) {
+                self.out.push(g.into_data().try_to_vec::<f32>().unwrap());
+            }
+        }
+    }
+
+    fn flat(model: &SegNet, grads: &GradientsParams) -> Vec<Vec<f32>> {
+        let mut c = Collect {
+            grads,
+            out: Vec::new(),
+        };
+        model.visit(&mut c);
+        c.out
+    }
+
+    fn data(b: usize, p: usize, seed: u32) -> (Vec<f32>, Vec<f32>) {
+        let mut s = seed;
+        let mut next = || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 8) as f32 / (1u32 << 24) as f32
+        };
+        let x: Vec<f32> = (0..b * p * p).map(|_| next()).collect();
+        let y: Vec<f32> = (0..b * p * p)
+            .map(|_| (next() > 0.8) as u8 as f32)
+            .collect();
+        (x, y)
+    }
+
+    /// Two replicas on a batch whose halves are the same samples see the same BatchNorm
+    /// statistics and per-sample loss terms as one replica on the whole batch: the gradients
+    /// agree, which checks the split, the fork and the weighted merge.
+    #[test]
+    fn two_replicas_on_a_doubled_batch_give_the_single_replica_gradients() {
+        let device = Device::default().autodiff();
+        device.seed(3);
+        let model = ModelName::parse("msa-u2net-plain")
+            .unwrap()
+            .config()
+            .with_in_channels(1)
+            .init(&device)
+            .unwrap();
+        let loss_fn = LossConfig::new()
+            .with_bce(BceKind::Focal {
+                alpha: Some(0.5),
+                gamma: 2.0,
+            })
+            .with_w_dice(0.0)
+            .init()
+            .unwrap();
+        let (b, p) = (2, 32);
+        let (x, y) = data(b, p, 7);
+        let twice = |v: &Vec<f32>| v.iter().chain(v.iter()).copied().collect::<Vec<f32>>();
+        let t = |v: Vec<f32>, n: usize| {
+            Tensor::<4>::from_data(TensorData::new(v, [n, 1, p, p]), &device)
+        };
+        let (g1, l1) = batch_gradients(
+            &model,
+            &loss_fn,
+            t(twice(&x), 2 * b),
+            t(twice(&y), 2 * b),
+            1,
+        );
+        let (g2, l2) = batch_gradients(
+            &model,
+            &loss_fn,
+            t(twice(&x), 2 * b),
+            t(twice(&y), 2 * b),
+            2,
+        );
+        assert!((l1 - l2).abs() < 1e-6 * l1.abs().max(1.0), "{l1} vs {l2}");
+        let (a, c) = (flat(&model, &g1), flat(&model, &g2));
+        assert_eq!(a.len(), c.len());
+        assert!(!a.is_empty());
+        let mut worst = 0.0f32;
+        for (u, v) in a.iter().zip(&c) {
+            assert_eq!(u.len(), v.len());
+            let scale = u.iter().fold(0.0f32, |m, g| m.max(g.abs())).max(1e-6);
+            for (g, h) in u.iter().zip(v) {
+                worst = worst.max((g - h).abs() / scale);
+            }
+        }
+        assert!(worst < 1e-3, "relative gradient difference {worst}");
+    }
+
+    /// On different samples the replicas' gradients are not all the same as the whole batch's
+    /// (BatchNorm statistics differ per chunk), but they stay close: the split must not drop or
+    /// double-count a chunk.
+    #[test]
+    fn replicas_gradient_is_a_weighted_mean_not_a_sum() {
+        let device = Device::default().autodiff();
+        device.seed(5);
+        let model = ModelName::parse("msa-u2net-plain")
+            .unwrap()
+            .config()
+            .with_in_channels(1)
+            .init(&device)
+            .unwrap();
+        let loss_fn = LossConfig::new().with_w_dice(1.0).init().unwrap();
+        let (b, p) = (4, 32);
+        let (x, y) = data(b, p, 11);
+        let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [b, 1, p, p]), &device);
+        let (g1, _) = batch_gradients(&model, &loss_fn, t(x.clone()), t(y.clone()), 1);
+        let (g3, _) = batch_gradients(&model, &loss_fn, t(x), t(y), 3);
+        let norm = |g: &Vec<Vec<f32>>| {
+            g.iter()
+                .flatten()
+                .map(|v| (v * v) as f64)
+                .sum::<f64>()
+                .sqrt()
+        };
+        let (n1, n3) = (norm(&flat(&model, &g1)), norm(&flat(&model, &g3)));
+        assert!(n1 > 0.0);
+        let ratio = n3 / n1;
+        assert!((0.5..2.0).contains(&ratio), "gradient norm ratio {ratio}");
+    }
+}
