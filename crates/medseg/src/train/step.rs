@@ -159,19 +159,25 @@ mod tests {
         (x, y)
     }
 
-    /// Two replicas on a batch whose halves are the same samples see the same BatchNorm
-    /// statistics and per-sample loss terms as one replica on the whole batch: the gradients
-    /// agree, which checks the split, the fork and the weighted merge.
-    #[test]
-    fn two_replicas_on_a_doubled_batch_give_the_single_replica_gradients() {
+    /// A one-channel `msa-u2net-plain` on an autodiff device seeded with `seed`.
+    fn plain_net(seed: u64) -> (Device, SegNet) {
         let device = Device::default().autodiff();
-        device.seed(3);
+        device.seed(seed);
         let model = ModelName::parse("msa-u2net-plain")
             .unwrap()
             .config()
             .with_in_channels(1)
             .init(&device)
             .unwrap();
+        (device, model)
+    }
+
+    /// Two replicas on a batch whose halves are the same samples see the same BatchNorm
+    /// statistics and per-sample loss terms as one replica on the whole batch: the gradients
+    /// agree, which checks the split, the fork and the weighted merge.
+    #[test]
+    fn two_replicas_on_a_doubled_batch_give_the_single_replica_gradients() {
+        let (device, model) = plain_net(3);
         let loss_fn = LossConfig::new()
             .with_bce(BceKind::Focal {
                 alpha: Some(0.5),
@@ -220,14 +226,7 @@ mod tests {
     /// double-count a chunk.
     #[test]
     fn replicas_gradient_is_a_weighted_mean_not_a_sum() {
-        let device = Device::default().autodiff();
-        device.seed(5);
-        let model = ModelName::parse("msa-u2net-plain")
-            .unwrap()
-            .config()
-            .with_in_channels(1)
-            .init(&device)
-            .unwrap();
+        let (device, model) = plain_net(5);
         let loss_fn = LossConfig::new().with_w_dice(1.0).init().unwrap();
         let (b, p) = (4, 32);
         let (x, y) = data(b, p, 11);
