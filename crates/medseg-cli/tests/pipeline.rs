@@ -510,3 +510,29 @@ fn data_parallel_replicas_train_to_finite_losses() {
     let saved = std::fs::read_to_string(f.path("run").join("config.toml")).unwrap();
     assert!(saved.contains("replicas = 2"), "{saved}");
 }
+
+#[test]
+fn bench_rejects_replicas_it_cannot_use() {
+    // 0 replicas: refused by the argument parser, before any model is built
+    medseg()
+        .args(["bench", "--model", "msa-u2net-tiny", "--replicas", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--replicas").and(predicate::str::contains("at least 1")));
+    // more replicas than patches in the batch
+    medseg()
+        .args([
+            "bench",
+            "--model",
+            "msa-u2net-tiny",
+            "--batch",
+            "2",
+            "--replicas",
+            "3",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--replicas 3 is more than --batch 2",
+        ));
+}

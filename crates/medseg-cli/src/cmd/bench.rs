@@ -34,8 +34,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
     /// Data-parallel replicas per training step (`train.replicas` in a config): the batch is
-    /// cut into this many chunks whose passes run concurrently.
-    #[arg(long, default_value_t = 1)]
+    /// cut into this many chunks whose passes run concurrently; 1 to `--batch`.
+    #[arg(long, default_value_t = 1, value_parser = parse_replicas)]
     pub replicas: usize,
     /// Timed repetitions of each inference (after 1 warm-up).
     #[arg(long, default_value_t = 3)]
@@ -46,6 +46,15 @@ pub struct BenchArgs {
     /// Compute device.
     #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
     pub device: DeviceKind,
+}
+
+/// `--replicas`: a positive count (the upper bound, the batch size, is checked in [`run`]).
+fn parse_replicas(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -73,6 +82,12 @@ fn pattern(n: usize, seed: u64) -> Vec<f32> {
 
 /// Runs `medseg bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.replicas <= args.batch,
+        "--replicas {} is more than --batch {}: each replica needs at least one patch",
+        args.replicas,
+        args.batch
+    );
     let plain = select_device(args.device)?;
     let device = plain.clone().autodiff();
     device.seed(0);
