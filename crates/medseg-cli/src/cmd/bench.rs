@@ -10,7 +10,7 @@ use medseg::data::Planes;
 use medseg::data::tiling::{Blend, TileConfig};
 use medseg::loss::{BceKind, LossConfig};
 use medseg::models::ModelName;
-use medseg::train::step::train_step;
+use medseg::train::step::{StepPhases, train_step_timed};
 use medseg::train::trainer::predict_planes;
 
 use crate::device::{DeviceKind, select_device};
@@ -108,17 +108,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .map(|v| (v > 0.88) as u8 as f32)
         .collect();
     let mut train_seconds = 0.0;
+    let mut phases: Vec<StepPhases> = Vec::with_capacity(args.steps);
     for step in 0..args.steps + 2 {
         let start = Instant::now();
         let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, p, p]), &device);
         let yt = Tensor::<4>::from_data(TensorData::new(y.clone(), [b, 1, p, p]), &device);
-        let (next, _loss) = train_step(model, &mut optim, &loss_fn, xt, yt, 1e-3, args.replicas);
+        let (next, _loss, times) =
+            train_step_timed(model, &mut optim, &loss_fn, xt, yt, 1e-3, args.replicas);
         model = next;
         if step >= 2 {
             train_seconds += start.elapsed().as_secs_f64();
+            phases.push(times);
         }
     }
     let patches_per_s = (args.steps * b) as f64 / train_seconds;
+    let phase_ms = PhaseMeans::of(&phases);
 
     let net = model.valid();
     let tiling = TileConfig {
@@ -172,6 +176,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         "infer_drive_fused_ms": drive_fused_ms,
         "infer_256_fused_ms": lesion_fused_ms,
         "peak_rss_mib": rss,
+        "phases_ms": phase_ms.json(),
         "threads": rayon::current_num_threads(),
     });
     if args.json {
@@ -183,6 +188,58 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.replicas,
             rss.unwrap_or(f64::NAN)
         );
+        println!("  {}", phase_ms.line());
     }
     Ok(())
+}
+
+/// Mean milliseconds of each phase over the timed training steps.
+struct PhaseMeans {
+    forward: Vec<f64>,
+    backward: Vec<f64>,
+    parallel: f64,
+    merge: f64,
+    optim: f64,
+    step: f64,
+}
+
+impl PhaseMeans {
+    fn of(steps: &[StepPhases]) -> Self {
+        let n = steps.len().max(1) as f64;
+        let mean = |f: &dyn Fn(&StepPhases) -> f64| steps.iter().map(f).sum::<f64>() * 1e3 / n;
+        let replicas = steps.first().map_or(0, |s| s.forward.len());
+        Self {
+            forward: (0..replicas).map(|i| mean(&|s| s.forward[i])).collect(),
+            backward: (0..replicas).map(|i| mean(&|s| s.backward[i])).collect(),
+            parallel: mean(&|s| s.parallel),
+            merge: mean(&|s| s.merge),
+            optim: mean(&|s| s.optim),
+            step: mean(&|s| s.total()),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "forward": self.forward, "backward": self.backward, "parallel": self.parallel,
+            "merge": self.merge, "optim": self.optim, "step": self.step,
+        })
+    }
+
+    fn line(&self) -> String {
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|t| format!("{t:.1}"))
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        format!(
+            "per step (ms, mean): forward+loss {} and backward {} per replica, passes together {:.1}, merge {:.1}, optimizer {:.1}, step {:.1}",
+            list(&self.forward),
+            list(&self.backward),
+            self.parallel,
+            self.merge,
+            self.optim,
+            self.step
+        )
+    }
 }

@@ -21,6 +21,8 @@
 //! per-sample losses see identical statistics and the result equals the single-replica step
 //! (tested below).
 
+use std::time::Instant;
+
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -28,6 +30,33 @@ use rayon::prelude::*;
 
 use crate::loss::CombinedLoss;
 use crate::models::SegNet;
+
+/// Wall-clock seconds of the phases of one training step, for `medseg bench` and profiling.
+///
+/// Flex runs eagerly, so each phase's time is the compute it launched. With `r` replicas the
+/// `forward` and `backward` entries hold one value per replica, measured on that replica's
+/// thread; `parallel` is the concurrent section as a whole (from the split to the last replica's
+/// end), so `parallel - max(forward + backward)` is what the fork and the rayon hand-off cost.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepPhases {
+    /// Per replica: forward pass and loss, up to the loss value on the host.
+    pub forward: Vec<f64>,
+    /// Per replica: backward pass and gradient extraction.
+    pub backward: Vec<f64>,
+    /// The forward and backward passes of all replicas, as one section.
+    pub parallel: f64,
+    /// Weighted sum of the replicas' gradients (0 with one replica).
+    pub merge: f64,
+    /// Optimizer update (0 from [`batch_gradients_timed`], set by [`train_step_timed`]).
+    pub optim: f64,
+}
+
+impl StepPhases {
+    /// Whole step: the concurrent section, the merge and the optimizer.
+    pub fn total(&self) -> f64 {
+        self.parallel + self.merge + self.optim
+    }
+}
 
 /// Gradients of the loss over one batch and the batch's loss value.
 ///
@@ -40,12 +69,50 @@ pub fn batch_gradients(
     y: Tensor<4>,
     replicas: usize,
 ) -> (GradientsParams, f64) {
+    let (grads, value, _) = batch_gradients_timed(model, loss_fn, x, y, replicas);
+    (grads, value)
+}
+
+/// One replica's pass over its chunk: gradients, loss value, forward and backward seconds.
+fn replica_pass(
+    model: &SegNet,
+    loss_fn: &CombinedLoss,
+    x: Tensor<4>,
+    y: Tensor<4>,
+) -> (GradientsParams, f64, f64, f64) {
+    let start = Instant::now();
+    let loss = loss_fn.forward(model.forward(x), y).total;
+    let value = loss.clone().into_scalar::<f32>() as f64;
+    let forward = start.elapsed().as_secs_f64();
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    (
+        grads,
+        value,
+        forward,
+        start.elapsed().as_secs_f64() - forward,
+    )
+}
+
+/// [`batch_gradients`] with the wall-clock time of each phase.
+pub fn batch_gradients_timed(
+    model: &SegNet,
+    loss_fn: &CombinedLoss,
+    x: Tensor<4>,
+    y: Tensor<4>,
+    replicas: usize,
+) -> (GradientsParams, f64, StepPhases) {
     let b = x.dims()[0];
     let r = replicas.clamp(1, b.max(1));
+    let start = Instant::now();
     if r == 1 {
-        let loss = loss_fn.forward(model.forward(x), y).total;
-        let value = loss.clone().into_scalar::<f32>() as f64;
-        return (GradientsParams::from_grads(loss.backward(), model), value);
+        let (grads, value, forward, backward) = replica_pass(model, loss_fn, x, y);
+        let phases = StepPhases {
+            forward: vec![forward],
+            backward: vec![backward],
+            parallel: start.elapsed().as_secs_f64(),
+            ..StepPhases::default()
+        };
+        return (grads, value, phases);
     }
     // Chunk sizes differ by at most one sample.
     let bounds: Vec<(usize, usize)> = (0..r)
@@ -53,27 +120,35 @@ pub fn batch_gradients(
         .filter(|(s, e)| e > s)
         .collect();
     let device = x.device();
-    let parts: Vec<(GradientsParams, f64, usize)> = bounds
+    let parts: Vec<(GradientsParams, f64, f64, f64, usize)> = bounds
         .into_par_iter()
         .map(|(s, e)| {
             let replica = model.clone().fork(&device);
             let xs = x.clone().narrow(0, s, e - s);
             let ys = y.clone().narrow(0, s, e - s);
-            let loss = loss_fn.forward(replica.forward(xs), ys).total;
-            let value = loss.clone().into_scalar::<f32>() as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &replica);
-            (grads, value, e - s)
+            let (grads, value, forward, backward) = replica_pass(&replica, loss_fn, xs, ys);
+            (grads, value, forward, backward, e - s)
         })
         .collect();
-    let weights: Vec<f64> = parts.iter().map(|p| p.2 as f64 / b as f64).collect();
+    let parallel = start.elapsed().as_secs_f64();
+    let weights: Vec<f64> = parts.iter().map(|p| p.4 as f64 / b as f64).collect();
     let value = parts.iter().zip(&weights).map(|(p, w)| p.1 * w).sum();
+    let forward = parts.iter().map(|p| p.2).collect();
+    let backward = parts.iter().map(|p| p.3).collect();
     let mut merge = Merge {
         parts: parts.into_iter().map(|p| p.0).collect(),
         weights,
         out: GradientsParams::new(),
     };
     model.visit(&mut merge);
-    (merge.out, value)
+    let phases = StepPhases {
+        forward,
+        backward,
+        parallel,
+        merge: start.elapsed().as_secs_f64() - parallel,
+        optim: 0.0,
+    };
+    (merge.out, value, phases)
 }
 
 /// Sums the replicas' gradients of each parameter, weighted.
@@ -112,8 +187,25 @@ pub fn train_step(
     lr: f64,
     replicas: usize,
 ) -> (SegNet, f64) {
-    let (grads, value) = batch_gradients(&model, loss_fn, x, y, replicas);
-    (optim.step(lr, model, grads), value)
+    let (model, value, _) = train_step_timed(model, optim, loss_fn, x, y, lr, replicas);
+    (model, value)
+}
+
+/// [`train_step`] with the wall-clock time of each phase.
+pub fn train_step_timed(
+    model: SegNet,
+    optim: &mut ModuleOptimizer,
+    loss_fn: &CombinedLoss,
+    x: Tensor<4>,
+    y: Tensor<4>,
+    lr: f64,
+    replicas: usize,
+) -> (SegNet, f64, StepPhases) {
+    let (grads, value, mut phases) = batch_gradients_timed(&model, loss_fn, x, y, replicas);
+    let start = Instant::now();
+    let model = optim.step(lr, model, grads);
+    phases.optim = start.elapsed().as_secs_f64();
+    (model, value, phases)
 }
 
 #[cfg(test)]
@@ -219,6 +311,37 @@ mod tests {
             }
         }
         assert!(worst < 1e-3, "relative gradient difference {worst}");
+    }
+
+    /// The timed step reports one forward and one backward time per replica, and the whole
+    /// step covers its parts.
+    #[test]
+    fn timed_step_reports_each_replica_and_the_serial_phases() {
+        let (device, model) = plain_net(2);
+        let loss_fn = LossConfig::new().init().unwrap();
+        let (b, p) = (3, 16);
+        let (x, y) = data(b, p, 5);
+        let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [b, 1, p, p]), &device);
+        let mut optim = burn::optim::AdamWConfig::new().init();
+        let (model, _, one) = train_step_timed(
+            model,
+            &mut optim,
+            &loss_fn,
+            t(x.clone()),
+            t(y.clone()),
+            1e-3,
+            1,
+        );
+        assert_eq!((one.forward.len(), one.backward.len()), (1, 1));
+        assert_eq!(one.merge, 0.0);
+        let (_, _, two) = train_step_timed(model, &mut optim, &loss_fn, t(x), t(y), 1e-3, 2);
+        assert_eq!((two.forward.len(), two.backward.len()), (2, 2));
+        for (f, bw) in two.forward.iter().zip(&two.backward) {
+            assert!(*f > 0.0 && *bw > 0.0);
+            assert!(f + bw <= two.parallel, "{f} + {bw} > {}", two.parallel);
+        }
+        assert!(two.merge > 0.0 && two.optim > 0.0);
+        assert!((two.total() - (two.parallel + two.merge + two.optim)).abs() < 1e-12);
     }
 
     /// On different samples the replicas' gradients are not all the same as the whole batch's
