@@ -8,8 +8,9 @@
 //! With `replicas = r > 1` the batch is cut into `r` contiguous chunks and each chunk's forward
 //! and backward pass runs as its own rayon task on its own copy of the model (a
 //! [`fork`](Module::fork): the same parameter values and ids, fresh autodiff leaves, so the `r`
-//! graphs are independent and burn's autodiff runs them concurrently). The chunk gradients are
-//! summed weighted by chunk size, `Σ nᵢ/B · gᵢ`, which is the whole batch's gradient for any
+//! graphs are independent and burn's autodiff runs them concurrently). Each chunk's loss is
+//! scaled by its share of the batch before its backward pass, and the chunk gradients are summed,
+//! `Σ nᵢ/B · gᵢ`, which is the whole batch's gradient for any
 //! loss that is a mean over samples, and one optimizer step follows. The serial phases of one
 //! replica then overlap with the other's compute.
 //!
@@ -73,17 +74,25 @@ pub fn batch_gradients(
     (grads, value)
 }
 
-/// One replica's pass over its chunk: gradients, loss value, forward and backward seconds.
+/// One replica's pass over its chunk: the gradients of `weight` times the chunk's loss, the
+/// (unweighted) loss value, forward and backward seconds. Weighting the loss before `backward`
+/// leaves the serial merge a plain sum.
 fn replica_pass(
     model: &SegNet,
     loss_fn: &CombinedLoss,
     x: Tensor<4>,
     y: Tensor<4>,
+    weight: f64,
 ) -> (GradientsParams, f64, f64, f64) {
     let start = Instant::now();
     let loss = loss_fn.forward(model.forward(x), y).total;
     let value = loss.clone().into_scalar::<f32>() as f64;
     let forward = start.elapsed().as_secs_f64();
+    let loss = if weight == 1.0 {
+        loss
+    } else {
+        loss.mul_scalar(weight)
+    };
     let grads = GradientsParams::from_grads(loss.backward(), model);
     (
         grads,
@@ -105,7 +114,7 @@ pub fn batch_gradients_timed(
     let r = replicas.clamp(1, b.max(1));
     let start = Instant::now();
     if r == 1 {
-        let (grads, value, forward, backward) = replica_pass(model, loss_fn, x, y);
+        let (grads, value, forward, backward) = replica_pass(model, loss_fn, x, y, 1.0);
         let phases = StepPhases {
             forward: vec![forward],
             backward: vec![backward],
@@ -126,7 +135,8 @@ pub fn batch_gradients_timed(
             let replica = model.clone().fork(&device);
             let xs = x.clone().narrow(0, s, e - s);
             let ys = y.clone().narrow(0, s, e - s);
-            let (grads, value, forward, backward) = replica_pass(&replica, loss_fn, xs, ys);
+            let weight = (e - s) as f64 / b as f64;
+            let (grads, value, forward, backward) = replica_pass(&replica, loss_fn, xs, ys, weight);
             (grads, value, forward, backward, e - s)
         })
         .collect();
@@ -137,7 +147,6 @@ pub fn batch_gradients_timed(
     let backward = parts.iter().map(|p| p.3).collect();
     let mut merge = Merge {
         parts: parts.into_iter().map(|p| p.0).collect(),
-        weights,
         out: GradientsParams::new(),
     };
     model.visit(&mut merge);
@@ -151,19 +160,17 @@ pub fn batch_gradients_timed(
     (merge.out, value, phases)
 }
 
-/// Sums the replicas' gradients of each parameter, weighted.
+/// Sums the replicas' gradients of each parameter (each already weighted by its chunk's share).
 struct Merge {
     parts: Vec<GradientsParams>,
-    weights: Vec<f64>,
     out: GradientsParams,
 }
 
 impl ModuleVisitor for Merge {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let mut sum: Option<Tensor<D>> = None;
-        for (grads, &w) in self.parts.iter_mut().zip(&self.weights) {
+        for grads in self.parts.iter_mut() {
             if let Some(g) = grads.remove::<D>(param.id) {
-                let g = g.mul_scalar(w);
                 sum = Some(match sum {
                     Some(acc) => acc + g,
                     None => g,
