@@ -34,7 +34,10 @@ use crate::models::SegNet;
 
 /// Wall-clock seconds of the phases of one training step, for `medseg bench` and profiling.
 ///
-/// Flex runs eagerly, so each phase's time is the compute it launched. With `r` replicas the
+/// Flex runs eagerly, so on the CPU each phase's time is the compute it launched. GPU backends
+/// queue their kernels, so there a phase's time is the host's: issuing work, or waiting where a
+/// value is read back (the loss value at the end of `forward`, which also waits for whatever the
+/// previous phases and steps left queued). With `r` replicas the
 /// `forward` and `backward` entries hold one value per replica, measured on that replica's
 /// thread; `parallel` is the concurrent section as a whole (from the split to the last replica's
 /// end), so `parallel - max(forward + backward)` is what the fork and the rayon hand-off cost.
