@@ -10,7 +10,7 @@ use medseg::data::Planes;
 use medseg::data::tiling::{Blend, TileConfig};
 use medseg::loss::{BceKind, LossConfig};
 use medseg::models::ModelName;
-use medseg::train::step::{StepPhases, train_step_timed};
+use medseg::train::step::{StepPhases, train_step};
 use medseg::train::trainer::predict_planes;
 
 use crate::device::{DeviceKind, select_device};
@@ -114,7 +114,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, p, p]), &device);
         let yt = Tensor::<4>::from_data(TensorData::new(y.clone(), [b, 1, p, p]), &device);
         let (next, _loss, times) =
-            train_step_timed(model, &mut optim, &loss_fn, xt, yt, 1e-3, args.replicas);
+            train_step(model, &mut optim, &loss_fn, xt, yt, 1e-3, args.replicas);
         model = next;
         if step >= 2 {
             train_seconds += start.elapsed().as_secs_f64();

@@ -49,9 +49,9 @@ pub struct StepPhases {
     pub backward: Vec<f64>,
     /// The forward and backward passes of all replicas, as one section.
     pub parallel: f64,
-    /// Weighted sum of the replicas' gradients (0 with one replica).
+    /// Sum of the replicas' (already weighted) gradients (0 with one replica).
     pub merge: f64,
-    /// Optimizer update (0 from [`batch_gradients_timed`], set by [`train_step_timed`]).
+    /// Optimizer update (0 from [`batch_gradients_timed`], set by [`train_step`]).
     pub optim: f64,
 }
 
@@ -186,23 +186,10 @@ impl ModuleVisitor for Merge {
     }
 }
 
-/// One optimizer step on a batch: [`batch_gradients`], then `optim` at learning rate `lr`.
-/// Returns the updated model and the batch's loss value (not checked for finiteness).
+/// One optimizer step on a batch: [`batch_gradients_timed`], then `optim` at learning rate `lr`.
+/// Returns the updated model, the batch's loss value (not checked for finiteness) and the
+/// wall-clock time of each phase.
 pub fn train_step(
-    model: SegNet,
-    optim: &mut ModuleOptimizer,
-    loss_fn: &CombinedLoss,
-    x: Tensor<4>,
-    y: Tensor<4>,
-    lr: f64,
-    replicas: usize,
-) -> (SegNet, f64) {
-    let (model, value, _) = train_step_timed(model, optim, loss_fn, x, y, lr, replicas);
-    (model, value)
-}
-
-/// [`train_step`] with the wall-clock time of each phase.
-pub fn train_step_timed(
     model: SegNet,
     optim: &mut ModuleOptimizer,
     loss_fn: &CombinedLoss,
@@ -333,7 +320,7 @@ mod tests {
         let (x, y) = data(b, p, 5);
         let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [b, 1, p, p]), &device);
         let mut optim = burn::optim::AdamWConfig::new().init();
-        let (model, _, one) = train_step_timed(
+        let (model, _, one) = train_step(
             model,
             &mut optim,
             &loss_fn,
@@ -344,7 +331,7 @@ mod tests {
         );
         assert_eq!((one.forward.len(), one.backward.len()), (1, 1));
         assert_eq!(one.merge, 0.0);
-        let (_, _, two) = train_step_timed(model, &mut optim, &loss_fn, t(x), t(y), 1e-3, 2);
+        let (_, _, two) = train_step(model, &mut optim, &loss_fn, t(x), t(y), 1e-3, 2);
         assert_eq!((two.forward.len(), two.backward.len()), (2, 2));
         for (f, bw) in two.forward.iter().zip(&two.backward) {
             assert!(*f > 0.0 && *bw > 0.0);
