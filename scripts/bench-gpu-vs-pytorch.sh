@@ -7,9 +7,10 @@
 # MEDSEG: a binary built with `cargo build --release -p medseg-cli --features wgpu`. The python3
 # on PATH must hold torch with CUDA (torchvision optional). Writes ours-MODEL.json and
 # torch-MODEL.json into OUT_DIR and prints a Markdown table. On a machine without Vulkan's loader
-# (libvulkan1), install it first; BENCHMARKS.md says how the lent H100 was set up.
+# (libvulkan1), install it first (how the lent H100 was set up:
+# results/bench/h100-2026-11-27/README.md).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 if [ $# -lt 1 ] || [ -z "${MEDSEG:-}" ]; then
     echo "usage: MEDSEG=WGPU_BINARY $0 OUT_DIR [MODEL...]" >&2
     exit 2
@@ -20,7 +21,7 @@ models=("$@")
 [ ${#models[@]} -eq 0 ] && models=(unet-pp u2netp unet msa-u2net)
 mkdir -p "$out"
 for m in "${models[@]}"; do
-    # MSA-U2Net is slow on wgpu (see BENCHMARKS.md): fewer timed steps, a longer limit.
+    # MSA-U2Net is slow on wgpu (docs/performance.md): fewer timed steps, a longer limit.
     steps=30
     limit=90
     if [ "$m" = msa-u2net ]; then

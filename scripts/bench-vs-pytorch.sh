@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side by side: medseg (burn Flex) and the identical PyTorch network, same inputs' shapes,
-# same loss and optimizer, same tiling, 2 threads each. Appends rows to BENCHMARKS.md and prints
+# same loss and optimizer, same tiling, 2 threads each. Appends rows to docs/performance.md and prints
 #   train_ratio=<ours/pytorch patches/s> infer_ratio=<ours/pytorch ms> rss_ratio=<ours/pytorch>
 #
 #   scripts/bench-vs-pytorch.sh [MODEL] [STEPS]      (default msa-u2net, 10)
@@ -49,9 +49,9 @@ for r in (ours, ref):
 header = ("| date | model | implementation | train patches/s (batch 8 of 64x64) | DRIVE 584x565 tiled ms | "
           "256x256 ms | peak RSS MiB |\n|---|---|---|---|---|---|---|\n")
 try:
-    text = open("BENCHMARKS.md").read()
+    text = open("docs/performance.md").read()
 except FileNotFoundError:
-    text = ("# Benchmarks\n\nRows appended by `scripts/bench-vs-pytorch.sh` (2 threads each, synthetic inputs, "
+    text = ("# Performance\n\nRows appended by `scripts/bench-vs-pytorch.sh` (2 threads each, synthetic inputs, "
             f"the same network built from the same config).\n\nMachine: {cpu}, {subprocess.getoutput('nproc')} cores.\n\n" + header)
 # Rows go at the end of the side-by-side table (the one whose header starts "| date |").
 lines = text.rstrip("\n").split("\n")
@@ -64,7 +64,7 @@ else:
     while end < len(lines) and lines[end].startswith("|"):
         end += 1
 lines[end:end] = rows
-open("BENCHMARKS.md", "w").write("\n".join(lines) + "\n")
+open("docs/performance.md", "w").write("\n".join(lines) + "\n")
 print(f"train_ratio={ours['train_patches_per_s'] / ref['train_patches_per_s']:.3f} "
       f"infer_ratio={ours['infer_drive_fused_ms'] / ref['infer_drive_ms']:.3f} "
       f"rss_ratio={ours['peak_rss_mib'] / ref['peak_rss_mib']:.3f}")

@@ -12,8 +12,9 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
     exit 2
 fi
 root=$1
+# shellcheck source=scripts/common.sh
 source scripts/common.sh
-medseg=$(medseg_binary)
+medseg=$(medseg_binary) || exit 2
 cross() {
     local weights=$1 dataset=$2 folder=$3 name=$4
     if [ ! -d "$root/$folder" ]; then

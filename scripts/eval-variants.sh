@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Scores a finished run three more ways besides the protocol's (best-validation weights, one
-# pass): test-time mirroring (--tta), the last epoch's weights (--last), and both. Each variant's
-# metrics JSON/CSV goes into RESULTS/{tta,last,last-tta}/ (never the probability maps).
+# Scores a finished run the protocol's way and its variants, each into its own folder of RESULTS
+# (metrics JSON/CSV and the printed report eval.txt; never the probability maps, which stay in
+# RUN/eval-test-VARIANT/):
+#   last      RESULTS/last/      the LAST epoch's weights (`medseg eval --run RUN --last`), one
+#                                pass: the protocol, the numbers the README and docs/results.md report
+#   last-tta  RESULTS/last-tta/  last-epoch weights with test-time mirroring (--tta)
+#   tta       RESULTS/tta/       best-validation weights with --tta
+#   best      RESULTS/ itself    best-validation weights, one pass (also timing.csv): the protocol
+#                                as first run; scripts/reproduce.sh and run-parallel.sh write it
+#                                after every training, so it is not in the default list
 #
 #   scripts/eval-variants.sh RUN DATASET_DIR RESULTS
 #
-# VARIANTS="tta" (say) runs a subset. Called by scripts/reproduce.sh after every run
-# (EVAL_VARIANTS=0 skips it).
+# VARIANTS="last last-tta" (say) picks which, in that order; default "last last-tta tta".
+# The evaluation is the one scripts/reproduce.sh and run-parallel.sh run after every training
+# (scripts/common.sh, eval_variant), so their results folders already hold all four;
+# EVAL_TIMEOUT (seconds) limits each evaluation. A last* variant of a run without
+# model_final.safetensors is skipped with a message. Exit status 2 for a usage error, 1 if an
+# evaluation failed (the others still run).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 if [ $# -ne 3 ]; then
     echo "usage: $0 RUN DATASET_DIR RESULTS" >&2
@@ -17,23 +28,19 @@ fi
 run=$1
 data=$2
 out=$3
-source scripts/common.sh
-medseg=$(medseg_binary)
-
-for variant in ${VARIANTS:-tta last last-tta}; do
-    flags=()
-    case "$variant" in
-        tta) flags=(--tta) ;;
-        last) flags=(--last) ;;
-        last-tta) flags=(--last --tta) ;;
-    esac
-    if [[ "$variant" == last* && ! -f "$run/model_final.safetensors" ]]; then
-        echo "skipping $variant: $run/model_final.safetensors is missing" >&2
-        continue
+for dir in "$run" "$data"; do
+    if [ ! -d "$dir" ]; then
+        echo "error: $dir does not exist" >&2
+        exit 2
     fi
-    mkdir -p "$out/$variant"
-    "$medseg" eval --run "$run" --root "$data" --split test "${flags[@]}" \
-        --out "$run/eval-test-$variant" > "$out/$variant/eval.txt"
-    cp "$run/eval-test-$variant/metrics.json" "$run/eval-test-$variant/metrics.csv" "$out/$variant/"
-    grep "^pooled" "$out/$variant/eval.txt" | sed "s/^/$variant: /"
 done
+# shellcheck source=scripts/common.sh
+source scripts/common.sh
+experiment_setup ""
+
+read -ra variants <<< "${VARIANTS:-last last-tta tta}"
+status=0
+for variant in "${variants[@]}"; do
+    eval_variant "$run" "$data" "$out" "$variant" || status=1
+done
+exit "$status"

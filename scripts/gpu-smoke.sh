@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# GPU check of a wgpu build on a lent NVIDIA machine (what BENCHMARKS.md's session-11 GPU
-# paragraph reports): the side-by-side bench with PyTorch for the plain-unit and MSAC presets,
+# GPU check of a wgpu build on a lent NVIDIA machine (what docs/performance.md's GPU section
+# reports): the side-by-side bench with PyTorch for the plain-unit and MSAC presets,
 # the per-phase times of a wgpu training step, the shipped DRIVE model on the GPU against the
 # CPU (same binary) on a synthetic fundus-like image, and the demo on the GPU for one epoch.
 #
@@ -9,7 +9,7 @@
 # Needs: a binary built with `cargo build --release -p medseg-cli --features wgpu`, Vulkan's
 # loader (libvulkan1), and a python3 with torch (CUDA), numpy and Pillow.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 if [ $# -ne 1 ] || [ -z "${MEDSEG:-}" ]; then
     echo "usage: MEDSEG=WGPU_BINARY $0 OUT_DIR" >&2
     exit 2
@@ -20,9 +20,9 @@ tmp=$(mktemp -d)
 nvidia-smi -L
 python3 -c "import torch; print('torch', torch.__version__)"
 echo "== bench side by side (plain preset, then MSAC)"
-scripts/bench-gpu-vs-pytorch.sh "$out/bench" msa-u2net-plain msa-u2net 2>&1 | tee "$out/gpu.txt"
+scripts/bench-gpu-vs-pytorch.sh "$out/bench" nested-u2net msa-u2net 2>&1 | tee "$out/gpu.txt"
 echo "== phases on wgpu"
-timeout 60 "$MEDSEG" bench --device wgpu --model msa-u2net-plain --batch 8 --patch 64 --steps 10 \
+timeout 60 "$MEDSEG" bench --device wgpu --model nested-u2net --batch 8 --patch 64 --steps 10 \
     --repeats 1 2>&1 | tee -a "$out/gpu.txt"
 echo "== pretrained drive on a synthetic image, cpu vs wgpu"
 python3 - "$tmp/synth_fundus.png" <<'PY'

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Prints the README's model table: trainable parameters and GFLOPs (2 x multiply-adds, deployed
+# Prints the model table of docs/models.md: trainable parameters and GFLOPs (2 x multiply-adds, deployed
 # form: BatchNorm folded, MSAC branches merged) of every preset, for one DRIVE image (green
 # channel, 1x584x565) and one PH2 image as trained (RGB, 3x256x256).
 #
 #   scripts/model-table.sh            # uses target/release/medseg (built if missing) or $MEDSEG
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/common.sh
 source scripts/common.sh
-medseg=$(medseg_binary)
+medseg=$(medseg_binary) || exit 2
 
 echo "| model | trainable params (3 input channels) | GFLOPs, DRIVE image 1x584x565 | GFLOPs, lesion 3x256x256 |"
 echo "|---|---|---|---|"

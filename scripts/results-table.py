@@ -3,15 +3,18 @@
 
     scripts/results-table.py results/drive-ablation/*
 
-Each folder holds metrics.json (`medseg eval`), train_metrics.csv (the run's metrics.csv) and
-time.txt (`/usr/bin/time -v`). Columns: test F1 (mean over images / pooled over pixels), AUC
-(pooled), sensitivity, specificity, accuracy (pooled), best validation F1 and its epoch, training
-wall time and peak memory. Standard library only.
+Each folder holds last/metrics.json (`medseg eval --last`: the last epoch's weights, the
+protocol), metrics.json (best-validation weights), train_metrics.csv (the run's metrics.csv) and
+time.txt (`/usr/bin/time -v`). The test metrics come from last/metrics.json, or from the
+top-level metrics.json where a folder has no last/ (runs scored before the protocol changed; the
+"weights" column says which). Columns: test F1 (mean over images / pooled over pixels), AUC
+(pooled), sensitivity, specificity, accuracy (pooled), weights, best validation F1 and its
+epoch, training wall time and peak memory. Standard library only.
 
     scripts/results-table.py --variants results/drive/*
 
-prints instead, per folder, pooled F1 / AUC of the protocol's evaluation and of the variants
-written by scripts/eval-variants.sh (tta/, last/, last-tta/ subfolders), where present.
+prints instead, per folder, pooled F1 / AUC of the four evaluations (best-validation weights:
+the top level, tta/; last-epoch weights: last/, the protocol, and last-tta/), where present.
 """
 
 import csv
@@ -43,12 +46,14 @@ def best_val(folder):
 
 
 def main(folders):
-    print("| run | test F1 mean | test F1 pooled | AUC | Se | Sp | Acc | best val F1 @epoch | train wall | peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| run | test F1 mean | test F1 pooled | AUC | Se | Sp | Acc | weights | best val F1 @epoch | train wall | peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for folder in folders:
-        path = os.path.join(folder, "metrics.json")
+        path, weights = os.path.join(folder, "last", "metrics.json"), "last epoch"
         if not os.path.exists(path):
-            print(f"| {os.path.basename(folder.rstrip('/'))} | (no metrics.json) |||||||||")
+            path, weights = os.path.join(folder, "metrics.json"), "best val"
+        if not os.path.exists(path):
+            print(f"| {os.path.basename(folder.rstrip('/'))} | (no metrics.json) ||||||||||")
             continue
         m = json.load(open(path))
         mean, pooled = m["mean"], m["pooled"]
@@ -58,7 +63,7 @@ def main(folders):
         print(
             f"| {os.path.basename(folder.rstrip('/'))} | {mean['f1']:.4f} | {pooled['f1']:.4f} | {auc} | "
             f"{pooled['sensitivity']:.4f} | {pooled['specificity']:.4f} | {pooled['accuracy']:.4f} | "
-            f"{best_val(folder)} | {wall} | {rss} |"
+            f"{weights} | {best_val(folder)} | {wall} | {rss} |"
         )
 
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs several experiment configs at once on a machine with many cores, each process limited to
-# THREADS threads, then evaluates each on its test split. Same outputs as scripts/reproduce.sh:
-# runs/<folder>/<name>/ and results/<folder>/<name>/ (metrics JSON/CSV, training log, time).
+# THREADS threads, then scores each on its test split. The same implementation as
+# scripts/reproduce.sh (scripts/common.sh, run_configs) and the same outputs: runs/<folder>/<name>/
+# and results/<folder>/<name>/; which weights each results file holds is listed at the top of
+# scripts/reproduce.sh (in short: last/ = last-epoch weights, the reported numbers; the top-level
+# metrics.json/metrics.csv/timing.csv/eval.txt = best-validation weights; last-tta/ and tta/ the
+# same with test-time mirroring; train_metrics.csv, config.resolved.toml, train.log, time.txt).
 #
 #   scripts/run-parallel.sh DATA_ROOT THREADS CONFIG...
 #
@@ -9,61 +13,32 @@
 # many configs run at once; default cores / THREADS, at least 1, so the cores are not oversubscribed),
 # RESUME=1 (continue each run that has a checkpoint instead of restarting it),
 # TRAIN_TIMEOUT / EVAL_TIMEOUT (seconds; a training stopped by its timeout is evaluated from its
-# best checkpoint so far and marked "stopped at timeout" in results/.../time.txt).
+# best checkpoint so far, has no last-epoch result, and is marked "stopped at timeout" in
+# results/.../time.txt; an evaluation's timeout applies to each evaluation),
+# EVAL_VARIANTS=0 (skip the two --tta evaluations).
+# Exit status: 2 for a usage error or a missing DATA_ROOT; 1 if any config failed (the others
+# still run); 0 otherwise.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 if [ $# -lt 3 ]; then
     echo "usage: $0 DATA_ROOT THREADS CONFIG..." >&2
     exit 2
 fi
-root=$1
-threads=$2
-shift 2
+# shellcheck source=scripts/common.sh
 source scripts/common.sh
-require_root
-medseg=$(medseg_binary)
-train_timeout=${TRAIN_TIMEOUT:-0}
-eval_timeout=${EVAL_TIMEOUT:-0}
-timer=()
-if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -v); fi
-
-one() {
-    local config=$1
-    local folder name data run out start rc
-    folder=$(basename "$(dirname "$config")")
-    name=$(basename "$config" .toml)
-    data=$(dataset_dir "$folder")
-    run=runs/$folder/$name
-    out=results/$folder/$name
-    mkdir -p "$out"
-    start=$(date +%s)
-    if [ "${RESUME:-0}" = 1 ] && [ -f "$run/checkpoint/last.json" ]; then
-        # Continue an interrupted run from its checkpoint; the logs gain one more segment.
-        MEDSEG_THREADS=$threads timeout "$train_timeout" "${timer[@]}" \
-            "$medseg" train --resume "$run" --quiet >> "$out/train.log" 2>> "$out/time.txt"
-    else
-        MEDSEG_THREADS=$threads timeout "$train_timeout" "${timer[@]}" \
-            "$medseg" train --config "$config" --data-root "$data" --out "$run" --force --quiet \
-            > "$out/train.log" 2> "$out/time.txt"
-    fi
-    rc=$?
-    echo "train exit $rc after $(($(date +%s) - start)) s with $threads thread(s) on $(nproc) cores" >> "$out/time.txt"
-    if [ "$rc" = 124 ]; then echo "stopped at timeout" >> "$out/time.txt"; fi
-    MEDSEG_THREADS=$threads timeout "$eval_timeout" \
-        "$medseg" eval --run "$run" --root "$data" --split test --out "$run/eval-test" > "$out/eval.txt" 2>&1
-    cp "$run/eval-test/metrics.json" "$run/eval-test/metrics.csv" "$run/eval-test/timing.csv" "$out/" 2>/dev/null
-    cp "$run/metrics.csv" "$out/train_metrics.csv" 2>/dev/null
-    cp "$run/config.toml" "$out/config.resolved.toml" 2>/dev/null
-    echo "== $config: train exit $rc, $(tail -n 1 "$out/eval.txt")"
-}
+require_root "$1"
+if ! is_count "$2"; then
+    echo "error: THREADS must be a whole number of at least 1, not '$2'" >&2
+    exit 2
+fi
+experiment_setup "$2"
+shift 2
 
 jobs_max=${JOBS:-$(($(nproc) / threads))}
-if [ "$jobs_max" -lt 1 ]; then jobs_max=1; fi
-for config in "$@"; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
-        wait -n
-    done
-    one "$config" &
-done
-wait
+if [ "$jobs_max" = 0 ]; then jobs_max=1; fi
+if ! is_count "$jobs_max"; then
+    echo "error: JOBS must be a whole number of at least 1, not '$jobs_max'" >&2
+    exit 2
+fi
+run_configs "$jobs_max" "$@"

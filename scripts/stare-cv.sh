@@ -6,6 +6,9 @@
 # report (means over images and metrics pooled over every pixel of all twenty, AUC included),
 # without and with test-time mirroring:
 #   results/stare-cv/pooled/ and results/stare-cv/pooled-tta/
+# Each fold's own folder, results/stare-cv/foldN/, is what run-parallel.sh writes: last/ its
+# last-epoch scores on its five images, the top level its best-validation ones (the --tta
+# variants only with EVAL_VARIANTS=1).
 #
 #   scripts/stare-cv.sh DATA_ROOT [THREADS]     (THREADS per process, default 1)
 #   SKIP_TRAIN=1 scripts/stare-cv.sh DATA_ROOT  (score runs/stare-cv/fold*/ as they are)
@@ -13,22 +16,26 @@
 #   CV=stare-cv-plain scripts/stare-cv.sh DATA_ROOT  (the folds in configs/stare-cv-plain/ instead:
 #                                                    runs/ and results/stare-cv-plain/)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 if [ $# -lt 1 ]; then
     echo "usage: $0 DATA_ROOT [THREADS]" >&2
     exit 2
 fi
-root=$1
 threads=${2:-1}
+# shellcheck source=scripts/common.sh
 source scripts/common.sh
-require_root
+require_root "$1"
+if ! is_count "$threads"; then
+    echo "error: THREADS must be a whole number of at least 1, not '$threads'" >&2
+    exit 2
+fi
 data=$(dataset_dir stare)
 if [ ! -d "$data" ]; then
     echo "error: $data is missing (expected the official STARE layout)" >&2
     exit 2
 fi
-medseg=$(medseg_binary)
+medseg=$(medseg_binary) || exit 2
 cv=${CV:-stare-cv}
 configs=()
 for f in 0 1 2 3; do
@@ -39,7 +46,9 @@ for f in 0 1 2 3; do
     configs+=("configs/$cv/fold$f.toml")
 done
 if [ "${SKIP_TRAIN:-0}" != 1 ]; then
-    MEDSEG=$medseg scripts/run-parallel.sh "$root" "$threads" "${configs[@]}"
+    # The folds' own results folders get the best-validation and last-epoch scores (the pooled
+    # reports below are the ones reported); EVAL_VARIANTS=1 adds each fold's --tta scores.
+    MEDSEG=$medseg EVAL_VARIANTS=${EVAL_VARIANTS:-0} scripts/run-parallel.sh "$root" "$threads" "${configs[@]}"
 fi
 runs=()
 for c in "${configs[@]}"; do

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod device;
+mod pretrained;
 
 /// 2D medical image segmentation: MSA-U2Net and baselines, training, evaluation and scoring.
 #[derive(Parser, Debug)]
@@ -64,7 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// the heap instead of returning them to the OS after every step (which costs a page fault per
 /// 4 KiB on the next step), and one arena per worker thread (at most 8), so that the workers'
 /// per-sample scratch buffers do not queue on one arena's lock. With a single arena (our earlier
-/// setting) two threads trained about 10 % slower at the same peak memory (BENCHMARKS.md).
+/// setting) two threads trained slower at the same peak memory (docs/lab-notes.md).
 fn tune_allocator(threads: usize) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes glibc's allocator parameters; called once, before the worker

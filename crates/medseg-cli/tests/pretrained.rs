@@ -1,12 +1,10 @@
-//! The pretrained models named by `--pretrained` ship in `weights/` and segment an image.
-
-use std::path::Path;
+//! The pretrained models named by `--pretrained` are embedded in the binary and segment an
+//! image from any working folder.
 
 use assert_cmd::Command;
 
 #[test]
 fn every_pretrained_model_ships_and_segments_an_image() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("eye.png");
     image::RgbImage::from_fn(48, 40, |x, y| {
@@ -18,8 +16,7 @@ fn every_pretrained_model_ships_and_segments_an_image() {
         let out = dir.path().join(name);
         Command::cargo_bin("medseg")
             .unwrap()
-            .current_dir(&repo)
-            .env_remove("MEDSEG_WEIGHTS_DIR")
+            .current_dir(dir.path())
             .args(["predict", "--pretrained", name])
             .arg(&img)
             .arg("--out")
@@ -29,4 +26,16 @@ fn every_pretrained_model_ships_and_segments_an_image() {
         let mask = image::open(out.join("eye_mask.png")).unwrap();
         assert_eq!((mask.width(), mask.height()), (48, 40), "{name}: mask size");
     }
+}
+
+#[test]
+fn an_unknown_pretrained_model_exits_2_naming_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("medseg")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["predict", "--pretrained", "nope", "x.png"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("drive, stare, ph2"));
 }

@@ -175,7 +175,7 @@ fn scores_a_drive_style_tree_with_fov_and_writes_json_and_csv() {
         lines[0],
         "row,id,f1,iou,sensitivity,specificity,precision,accuracy,auc,ap"
     );
-    assert!(lines[1].starts_with("image,01,1,"));
+    assert!(lines[1].starts_with("image,01,1.0,"), "{}", lines[1]);
     assert!(lines[3].starts_with("image,03,") && lines[3].ends_with(",,"));
     assert!(lines[4].starts_with("mean,,") && lines[5].starts_with("pooled,,"));
 }

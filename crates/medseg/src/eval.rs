@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::data::fov::FovSource;
 use crate::data::loader::decode_case;
 use crate::data::{Case, DatasetKind};
+use crate::durable::{write_atomic, write_csv};
 use crate::infer::Predictor;
 use crate::metrics::{MetricAccumulator, MetricReport};
 use crate::viz;
@@ -24,6 +25,15 @@ pub struct EvalResult {
     pub report: MetricReport,
     /// Seconds of inference per image, by ID.
     pub seconds: Vec<(String, f64)>,
+}
+
+/// One row of `timing.csv`: seconds of inference for one image.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Timing {
+    /// Case ID.
+    pub id: String,
+    /// Seconds (preprocessing, network, restoring).
+    pub seconds: f64,
 }
 
 /// Evaluates `predictor` on labelled `cases`; writes pictures and reports under `out` if given.
@@ -54,7 +64,6 @@ pub fn evaluate_groups(
     }
     let mut acc = MetricAccumulator::new(threshold)?;
     let mut seconds = Vec::with_capacity(count);
-    let (mut all_prob, mut all_truth) = (Vec::new(), Vec::new());
     for (predictor, case) in groups
         .iter()
         .flat_map(|(p, cases)| cases.iter().map(move |c| (*p, c)))
@@ -74,12 +83,6 @@ pub fn evaluate_groups(
             Some(&decoded.fov.data),
         )?;
         seconds.push((case.id.clone(), pred.seconds));
-        for (i, &inside) in decoded.fov.data.iter().enumerate() {
-            if inside {
-                all_prob.push(pred.prob.data[i]);
-                all_truth.push(truth.data[i]);
-            }
-        }
         if let Some(out) = out {
             let (w, h) = (decoded.image.width, decoded.image.height);
             let id = &case.id;
@@ -104,24 +107,24 @@ pub fn evaluate_groups(
             )?;
         }
     }
+    let roc = viz::roc_points(acc.pooled_histogram(), 512);
+    let pr = viz::pr_points(acc.pooled_histogram(), 512);
     let report = acc.finish()?;
     if let Some(out) = out {
-        let write = |name: &str, text: String| {
-            let p = out.join(name);
-            crate::train::checkpoint::write_atomic(&p, text.as_bytes())
-        };
+        let write = |name: &str, text: String| write_atomic(&out.join(name), text.as_bytes());
         write("metrics.json", report.to_json())?;
         write("metrics.csv", report.to_csv())?;
-        let mut timing = String::from("id,seconds\n");
-        for (id, s) in &seconds {
-            timing.push_str(&format!("{id},{s:.4}\n"));
-        }
-        write("timing.csv", timing)?;
-        let roc = viz::roc_points(&all_prob, &all_truth, None, 512);
+        let timing: Vec<Timing> = seconds
+            .iter()
+            .map(|(id, s)| Timing {
+                id: id.clone(),
+                seconds: *s,
+            })
+            .collect();
+        write_csv(&out.join("timing.csv"), &timing)?;
         if let Some(auc) = report.pooled.auc {
             viz::roc_curve(&roc, auc, out.join("roc.png"))?;
         }
-        let pr = viz::pr_points(&all_prob, &all_truth, None, 512);
         if let Some(ap) = report.pooled.ap {
             viz::pr_curve(&pr, ap, out.join("pr.png"))?;
         }

@@ -8,6 +8,7 @@
 //!   preprocessing, augmentation and synthetic data.
 
 pub mod data;
+pub mod durable;
 pub mod error;
 pub mod eval;
 pub mod infer;

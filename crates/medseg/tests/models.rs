@@ -32,6 +32,26 @@ fn reference_parameter_counts() {
     }
 }
 
+/// Our nested presets' counts, as `medseg info` reports them: `nested-u2net` on RGB, and
+/// `nested-u2net-wide` on one (green) channel, the shipped DRIVE network. `msa-u2net-plain`, the
+/// former name of `nested-u2net`, still parses.
+#[test]
+fn nested_preset_parameter_counts() {
+    let device = Device::flex();
+    assert_eq!(
+        build(ModelName::NestedU2net, &device).trainable_params(),
+        222_985
+    );
+    let wide = ModelName::NestedU2netWide.config().with_in_channels(1);
+    assert_eq!(wide.init(&device).unwrap().trainable_params(), 467_389);
+    assert_eq!(
+        ModelName::parse("msa-u2net-plain").unwrap(),
+        ModelName::NestedU2net
+    );
+    let name: ModelName = serde_json::from_str("\"msa-u2net-plain\"").unwrap();
+    assert_eq!(name, ModelName::NestedU2net);
+}
+
 #[test]
 fn msa_u2net_within_budget() {
     let device = Device::flex();
@@ -209,8 +229,8 @@ fn invalid_configs_name_the_field() {
 #[test]
 fn mirrored_prediction_is_flip_equivariant() {
     use medseg::data::Planes;
-    use medseg::data::tiling::{Blend, TileConfig};
-    use medseg::train::trainer::predict_planes;
+    use medseg::infer::predict_planes;
+    use medseg::infer::tiling::{Blend, TileConfig};
     let device = Device::flex();
     let net = build(ModelName::MsaU2netTiny, &device).valid();
     let (w, h, c) = (24usize, 16usize, 3usize);

@@ -165,13 +165,13 @@ fn panel_size_follows_tiles_and_captions() {
 fn roc_points_of_a_perfect_classifier_pass_through_the_corner() {
     let truth: Vec<bool> = (0..1000).map(|i| i % 4 == 0).collect();
     let probs: Vec<f32> = truth.iter().map(|&t| if t { 0.9 } else { 0.1 }).collect();
-    let pts = viz::roc_points(&probs, &truth, None, 50);
+    let pts = viz::roc_points(&hist(&probs, &truth, None), 50);
     assert_eq!(pts.first(), Some(&(0.0, 0.0)));
     assert_eq!(pts.last(), Some(&(1.0, 1.0)));
     assert!(pts.contains(&(0.0, 1.0)), "{pts:?}");
     assert!(pts.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
 
-    let pr = viz::pr_points(&probs, &truth, None, 50);
+    let pr = viz::pr_points(&hist(&probs, &truth, None), 50);
     assert!(pr.contains(&(1.0, 1.0)), "{pr:?}");
     assert_eq!(pr.last(), Some(&(1.0, 0.25)));
 }
@@ -182,18 +182,18 @@ fn curve_points_respect_the_fov_and_the_point_budget() {
     let probs = [0.99f32, 0.8, 0.2, 0.3];
     let truth = [false, true, false, false];
     let fov = [false, true, true, true];
-    let pts = viz::roc_points(&probs, &truth, Some(&fov), 100);
+    let pts = viz::roc_points(&hist(&probs, &truth, Some(&fov)), 100);
     assert!(pts.contains(&(0.0, 1.0)), "{pts:?}");
-    let without = viz::roc_points(&probs, &truth, None, 100);
+    let without = viz::roc_points(&hist(&probs, &truth, None), 100);
     assert!(!without.contains(&(0.0, 1.0)), "{without:?}");
 
     let many: Vec<f32> = (0..10_000).map(|i| (i % 1000) as f32 / 1000.0).collect();
     let labels: Vec<bool> = (0..10_000).map(|i| (i * 7919) % 3 == 0).collect();
-    let thinned = viz::roc_points(&many, &labels, None, 64);
+    let thinned = viz::roc_points(&hist(&many, &labels, None), 64);
     assert_eq!(thinned.len(), 64);
     assert_eq!(thinned.last(), Some(&(1.0, 1.0)));
-    assert!(viz::roc_points(&[0.5], &[true], None, 10).is_empty());
-    assert!(viz::pr_points(&[0.5], &[false], None, 10).is_empty());
+    assert!(viz::roc_points(&hist(&[0.5], &[true], None), 10).is_empty());
+    assert!(viz::pr_points(&hist(&[0.5], &[false], None), 10).is_empty());
 }
 
 #[test]
@@ -210,11 +210,16 @@ fn charts_write_decodable_pngs_of_the_stated_size() {
         .collect();
 
     let roc = dir.path().join("nested/roc.png");
-    viz::roc_curve(&viz::roc_points(&probs, &truth, None, 200), 0.93, &roc).expect("roc");
+    viz::roc_curve(
+        &viz::roc_points(&hist(&probs, &truth, None), 200),
+        0.93,
+        &roc,
+    )
+    .expect("roc");
     assert_eq!(decode_size(&roc), CURVE_CHART_SIZE);
 
     let pr = dir.path().join("pr.png");
-    viz::pr_curve(&viz::pr_points(&probs, &truth, None, 200), 0.81, &pr).expect("pr");
+    viz::pr_curve(&viz::pr_points(&hist(&probs, &truth, None), 200), 0.81, &pr).expect("pr");
     assert_eq!(decode_size(&pr), CURVE_CHART_SIZE);
 
     let train = dir.path().join("training.png");
@@ -330,16 +335,23 @@ fn render_examples() {
     viz::save_png(&p, out.join("panel.png")).expect("panel");
     viz::save_png(&viz::probability_png(&prob, w, h), out.join("prob.png")).expect("prob");
     viz::roc_curve(
-        &viz::roc_points(&prob, &truth, Some(&fov), 256),
+        &viz::roc_points(&hist(&prob, &truth, Some(&fov)), 256),
         0.97,
         out.join("roc.png"),
     )
     .expect("roc");
     viz::pr_curve(
-        &viz::pr_points(&prob, &truth, Some(&fov), 256),
+        &viz::pr_points(&hist(&prob, &truth, Some(&fov)), 256),
         0.9,
         out.join("pr.png"),
     )
     .expect("pr");
     viz::training_curves(&epoch_rows(30), out.join("training.png")).expect("training");
+}
+
+/// The metrics histogram of `probs` against `truth` (inside `fov` when given).
+fn hist(probs: &[f32], truth: &[bool], fov: Option<&[bool]>) -> medseg::metrics::ScoreHistogram {
+    let mut h = medseg::metrics::ScoreHistogram::new();
+    h.extend(probs, truth, fov).expect("valid curve input");
+    h
 }

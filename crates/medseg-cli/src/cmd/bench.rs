@@ -7,11 +7,11 @@ use std::time::Instant;
 use burn::optim::AdamWConfig;
 use burn::prelude::*;
 use medseg::data::Planes;
-use medseg::data::tiling::{Blend, TileConfig};
+use medseg::infer::predict_planes;
+use medseg::infer::tiling::{Blend, TileConfig};
 use medseg::loss::{BceKind, LossConfig};
 use medseg::models::ModelName;
 use medseg::train::step::{StepPhases, train_step};
-use medseg::train::trainer::predict_planes;
 
 use crate::device::{DeviceKind, select_device};
 
@@ -67,17 +67,8 @@ fn peak_rss_mib() -> Option<f64> {
 
 /// Deterministic pseudo-random values in `[0, 1)`.
 fn pattern(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32) / (1u64 << 24) as f32
-        })
-        .collect()
+    let mut rng = medseg::data::Rng::new(seed);
+    (0..n).map(|_| rng.uniform() as f32).collect()
 }
 
 /// Runs `medseg bench`.

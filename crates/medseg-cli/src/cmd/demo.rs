@@ -180,8 +180,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| "n/a".into()),
         lines.join("\n"),
     );
-    std::fs::write(out.join("REPORT.md"), &report)
-        .with_context(|| format!("writing {}/REPORT.md", out.display()))?;
+    medseg::durable::write_atomic(&out.join("REPORT.md"), report.as_bytes())?;
     println!("{report}");
     println!("report: {}", out.join("REPORT.md").display());
     Ok(())

@@ -7,6 +7,8 @@ use burn::module::Module;
 use medseg::models::weights::{load_weights, save_weights};
 use medseg::nn::Form;
 
+use crate::device::{DeviceKind, select_device};
+
 /// Arguments of `medseg export`.
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -19,6 +21,9 @@ pub struct ExportArgs {
     /// branches of each conv unit (ACNet-style). Same logits, fewer operations; inference only.
     #[arg(long)]
     pub fuse: bool,
+    /// Device the network is loaded on and re-parameterised on.
+    #[arg(long, value_enum, default_value_t = DeviceKind::Cpu)]
+    pub device: DeviceKind,
 }
 
 /// Runs `medseg export`.
@@ -31,7 +36,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     if args.out == input {
         anyhow::bail!("--out must differ from the input ({})", input.display());
     }
-    let device = burn::tensor::Device::flex();
+    let device = select_device(args.device)?;
     let (net, mut meta) = load_weights(&input, &device)?;
     let mut net = net.valid();
     let size = [256, 256];

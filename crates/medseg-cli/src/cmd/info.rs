@@ -13,13 +13,16 @@ use medseg::train::ExperimentConfig;
 #[derive(clap::Args, Debug)]
 pub struct InfoArgs {
     /// Model preset: u2net, u2netp, unet, unet-pp, unet-pp-ds, msa-u2net, msa-u2net-tiny,
-    /// msa-u2net-plain.
+    /// nested-u2net (formerly msa-u2net-plain), nested-u2net-wide.
     #[arg(long, value_parser = parse_model, required_unless_present = "config", conflicts_with = "config")]
     pub model: Option<ModelName>,
     /// An experiment config (TOML): its network, with its overrides and its preprocessing's
     /// channel count.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Set a key of the config, as `medseg train --set` does (e.g. `--set model.preset=unet`).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "config")]
+    pub set: Vec<String>,
     /// Input shape CxHxW for the FLOPs count and output shapes [default: 3x256x256, or the
     /// config's channels x 256x256].
     #[arg(long, value_parser = parse_input)]
@@ -53,7 +56,7 @@ fn parse_input(s: &str) -> Result<[usize; 3], String> {
 pub fn run(args: InfoArgs) -> anyhow::Result<()> {
     let (name, config, [c, h, w]) = match &args.config {
         Some(path) => {
-            let experiment = ExperimentConfig::load(path)?;
+            let experiment = ExperimentConfig::load_with(path, &args.set)?;
             let config = experiment.model_config()?;
             let channels = experiment.data.preprocess.in_channels();
             let input = args.input.unwrap_or([channels, 256, 256]);

@@ -37,8 +37,18 @@ impl InferenceArgs {
     /// Loads weights for inference as these options ask (fused unless `--no-fuse`, mirrored
     /// with `--tta`).
     pub fn load(&self, weights: &Path, device: &Device) -> medseg::Result<Predictor> {
-        let mut predictor = Predictor::load_with(weights, device, !self.no_fuse)?;
+        let predictor = Predictor::load_with(weights, device, !self.no_fuse)?;
+        Ok(self.configure(predictor))
+    }
+
+    /// Loads a pretrained model embedded in the binary, as [`InferenceArgs::load`] does a file.
+    pub fn load_pretrained(&self, name: &str, device: &Device) -> anyhow::Result<Predictor> {
+        let predictor = crate::pretrained::load(name, device, !self.no_fuse)?;
+        Ok(self.configure(predictor))
+    }
+
+    fn configure(&self, mut predictor: Predictor) -> Predictor {
         predictor.meta.tiling.mirror |= self.tta;
-        Ok(predictor)
+        predictor
     }
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use medseg::data::datasets::is_image_file;
 
 use super::InferenceArgs;
 use crate::device::select_device;
@@ -20,7 +21,7 @@ pub struct PredictArgs {
         required_unless_present = "pretrained"
     )]
     pub weights: Option<PathBuf>,
-    /// A pretrained model shipped with medseg: drive, stare or ph2.
+    /// A pretrained model embedded in this binary: drive, stare or ph2.
     #[arg(long)]
     pub pretrained: Option<String>,
     /// Output folder.
@@ -33,46 +34,6 @@ pub struct PredictArgs {
     pub inference: InferenceArgs,
 }
 
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "ppm", "pgm", "gz",
-];
-
-/// Where pretrained weights live: `$MEDSEG_WEIGHTS_DIR`, else `weights/` in the working folder
-/// or next to the executable's repository.
-pub fn pretrained_path(name: &str) -> anyhow::Result<PathBuf> {
-    const NAMES: [&str; 3] = ["drive", "stare", "ph2"];
-    if !NAMES.contains(&name) {
-        anyhow::bail!(
-            "unknown pretrained model '{name}' (valid: {})",
-            NAMES.join(", ")
-        );
-    }
-    let file = format!("{name}.safetensors");
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Ok(d) = std::env::var("MEDSEG_WEIGHTS_DIR") {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.push(PathBuf::from("weights"));
-    if let Ok(exe) = std::env::current_exe() {
-        // target/<profile>/medseg -> <repo>/weights
-        if let Some(repo) = exe.ancestors().nth(3) {
-            dirs.push(repo.join("weights"));
-        }
-    }
-    dirs.iter()
-        .map(|d| d.join(&file))
-        .find(|p| p.is_file())
-        .with_context(|| {
-            format!(
-                "pretrained weights '{file}' not found in {} (set MEDSEG_WEIGHTS_DIR)",
-                dirs.iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
-}
-
 fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
@@ -80,12 +41,7 @@ fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut found: Vec<PathBuf> = std::fs::read_dir(input)
                 .with_context(|| format!("reading {}", input.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .and_then(|e| e.to_str())
-                            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
-                })
+                .filter(|p| p.is_file() && is_image_file(p))
                 .collect();
             if found.is_empty() {
                 anyhow::bail!("{} holds no images", input.display());
@@ -113,14 +69,13 @@ fn stem(path: &Path) -> String {
 
 /// Runs `medseg predict`.
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
-    let weights = match (&args.weights, &args.pretrained) {
-        (Some(w), _) => w.clone(),
-        (None, Some(name)) => pretrained_path(name)?,
+    let device = select_device(args.inference.device)?;
+    let predictor = match (&args.weights, &args.pretrained) {
+        (Some(w), _) => args.inference.load(w, &device)?,
+        (None, Some(name)) => args.inference.load_pretrained(name, &device)?,
         (None, None) => anyhow::bail!("pass --weights FILE or --pretrained NAME"),
     };
     let files = collect_inputs(&args.inputs)?;
-    let device = select_device(args.inference.device)?;
-    let predictor = args.inference.load(&weights, &device)?;
     let threshold = args.threshold.unwrap_or(predictor.meta.threshold);
     if !(threshold > 0.0 && threshold < 1.0) {
         anyhow::bail!("--threshold must be in (0, 1), got {threshold}");

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use medseg::data::datasets::is_image_file;
 use medseg::data::{case_id, read_mask, read_plane};
+use medseg::durable::write_atomic;
 use medseg::metrics::MetricAccumulator;
 
 /// Arguments of `medseg score`.
@@ -39,11 +41,6 @@ pub struct ScoreArgs {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
 }
-
-/// Extensions read as images (a trailing `.gz` is allowed on top).
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "tif", "tiff", "gif", "bmp", "jpg", "jpeg", "ppm", "pgm", "pbm", "pnm",
-];
 
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let mut acc = MetricAccumulator::new(args.threshold).context("--threshold")?;
@@ -123,12 +120,10 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let report = acc.finish()?;
     println!("{report}");
     if let Some(path) = &args.json {
-        std::fs::write(path, report.to_json() + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_atomic(path, (report.to_json() + "\n").as_bytes())?;
     }
     if let Some(path) = &args.csv {
-        std::fs::write(path, report.to_csv())
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_atomic(path, report.to_csv().as_bytes())?;
     }
     Ok(())
 }
@@ -153,14 +148,6 @@ fn check_size(
     Ok(())
 }
 
-fn is_image(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    let lower = lower.strip_suffix(".gz").unwrap_or(&lower);
-    lower
-        .rsplit_once('.')
-        .is_some_and(|(_, ext)| IMAGE_EXTENSIONS.contains(&ext))
-}
-
 /// Case ID → file for the image files directly inside `dir` (hidden files and other extensions
 /// are skipped, with a note on stderr). Two files with one ID is an error naming both.
 fn index(dir: &Path, flag: &str) -> anyhow::Result<BTreeMap<String, PathBuf>> {
@@ -175,7 +162,7 @@ fn index(dir: &Path, flag: &str) -> anyhow::Result<BTreeMap<String, PathBuf>> {
         if name.starts_with('.') || !path.is_file() {
             continue;
         }
-        if !is_image(&name) {
+        if !is_image_file(&path) {
             skipped.push(name);
             continue;
         }
@@ -199,25 +186,4 @@ fn index(dir: &Path, flag: &str) -> anyhow::Result<BTreeMap<String, PathBuf>> {
         );
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn image_extensions_are_recognised() {
-        for name in [
-            "a.png",
-            "21_manual1.GIF",
-            "im0001.ah.ppm.gz",
-            "x.tiff",
-            "y.jpeg",
-        ] {
-            assert!(is_image(name), "{name}");
-        }
-        for name in ["notes.txt", "metrics.json", "png", "a.gz"] {
-            assert!(!is_image(name), "{name}");
-        }
-    }
 }

@@ -30,6 +30,10 @@ pub struct TrainArgs {
     /// Continue the run in this folder from its last checkpoint (uses its config.toml).
     #[arg(long, value_name = "RUN")]
     pub resume: Option<PathBuf>,
+    /// Set a config key, after `extends`: a dotted key and a TOML value (else a string), e.g.
+    /// `--set seed=1 --set train.epochs=3`. Repeatable; the run folder's config.toml has them.
+    #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+    pub set: Vec<String>,
     /// No progress bar (log lines only).
     #[arg(long)]
     pub quiet: bool,
@@ -112,7 +116,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         (None, Some(cfg)) => (cfg.clone(), PathBuf::new(), false),
         (None, None) => anyhow::bail!("pass --config FILE or --resume RUN"),
     };
-    let cfg = ExperimentConfig::load(&cfg_path)?;
+    let cfg = ExperimentConfig::load_with(&cfg_path, &args.set)?;
     let out = if resume {
         out
     } else {

@@ -8,8 +8,8 @@
 //!   erode slightly (the rim is dark and unreliable).
 //! - Otherwise (ISIC 2018, PH2, folders without `fovTr/`) the whole image.
 //!
-//! On DRIVE the derived FOV agrees with the official masks at mean IoU ≥ 0.97 (measured by
-//! `medseg data check --dataset drive --root …`, which reports it).
+//! `medseg data check --dataset drive --root …` reports how well the derived FOV agrees with
+//! DRIVE's official masks (the figure is in `docs/datasets.md`).
 
 use serde::{Deserialize, Serialize};
 

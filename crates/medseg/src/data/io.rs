@@ -183,17 +183,13 @@ impl RgbPlanes {
         }
         let img = image::RgbImage::from_raw(self.width, self.height, bytes)
             .ok_or_else(|| Error::InvalidInput(format!("bad RGB buffer for {}", path.display())))?;
-        create_parent(path)?;
-        DynamicImage::ImageRgb8(img)
-            .save(path)
-            .map_err(|e| encode_error(path, e))
+        write_image(&DynamicImage::ImageRgb8(img), path)
     }
 }
 
 fn save_gray8(path: &Path, width: u32, height: u32, bytes: Vec<u8>) -> Result<()> {
     let img = image::GrayImage::from_raw(width, height, bytes)
         .ok_or_else(|| Error::InvalidInput(format!("bad grey buffer for {}", path.display())))?;
-    create_parent(path)?;
     let dynimg = DynamicImage::ImageLuma8(img);
     let is_gif = path
         .extension()
@@ -204,16 +200,17 @@ fn save_gray8(path: &Path, width: u32, height: u32, bytes: Vec<u8>) -> Result<()
     } else {
         dynimg
     };
-    dynimg.save(path).map_err(|e| encode_error(path, e))
+    write_image(&dynimg, path)
 }
 
-fn create_parent(path: &Path) -> Result<()> {
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    Ok(())
+/// Encodes `img` in the format its extension names and writes it with
+/// [`crate::durable::write_atomic`].
+fn write_image(img: &DynamicImage, path: &Path) -> Result<()> {
+    let format = image::ImageFormat::from_path(path).map_err(|e| encode_error(path, e))?;
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut bytes, format)
+        .map_err(|e| encode_error(path, e))?;
+    crate::durable::write_atomic(path, bytes.get_ref())
 }
 
 fn encode_error(path: &Path, e: image::ImageError) -> Error {

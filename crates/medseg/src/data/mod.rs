@@ -1,5 +1,5 @@
-//! Data: dataset loaders, field of view, splits, preprocessing, augmentation, tiling and
-//! synthetic data.
+//! Data: dataset loaders, field of view, splits, preprocessing, augmentation and synthetic
+//! data.
 //!
 //! - [`io`]: decoding images, probability maps and masks (binarisation policy documented there).
 //! - [`datasets`]: one loader per official layout, listing [`Case`]s.
@@ -8,7 +8,6 @@
 //! - [`preprocess`]: channel choice, CLAHE, gamma, normalisation, resize.
 //! - [`augment`]: seeded geometric and photometric augmentation, same geometry on all planes.
 //! - [`patches`]: random training patches inside the FOV, foreground-biased.
-//! - [`tiling`]: overlapping-tile inference with blending over images of any size.
 //! - [`synth`]: procedural vessel (DRIVE layout) and lesion (ISIC layout) datasets.
 //! - [`loader`]: decode-once cache, parallel decoding, prefetching batch loader.
 //! - [`check`]: the `medseg data check` report.
@@ -24,7 +23,6 @@ pub mod preprocess;
 pub mod rng;
 pub mod split;
 pub mod synth;
-pub mod tiling;
 
 use std::path::PathBuf;
 

@@ -5,7 +5,7 @@
 //! - [`bce`]: binary cross-entropy with logits, optional PyTorch-style `pos_weight`.
 //! - [`focal`]: focal loss, torchvision's `sigmoid_focal_loss`.
 //! - [`dice`]: soft Dice with smoothing, per-image or batch reduction.
-//! - [`ms_ssim`]: `1 - MS-SSIM` (Wang et al. 2003) as pytorch-msssim computes it, with a
+//! - [`ms_ssim`](mod@ms_ssim): `1 - MS-SSIM` (Wang et al. 2003) as pytorch-msssim computes it, with a
 //!   documented rule for inputs too small for five scales.
 //! - [`deep_supervision`]: [`LossConfig`], the weighted sum of the terms above applied to the
 //!   fused output and every side output of a [`crate::models::SegOutput`].

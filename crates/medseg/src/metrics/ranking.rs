@@ -115,6 +115,18 @@ impl ScoreHistogram {
         self.counts.len()
     }
 
+    /// Cumulative `(true positives, false positives)` with each distinct value as the threshold
+    /// (`prob >= v` predicts positive), from the highest value down: the exact points of the
+    /// ROC and precision-recall curves.
+    pub fn cumulative_counts(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let (mut tp, mut fp) = (0u64, 0u64);
+        self.counts.values().rev().map(move |&(p, n)| {
+            tp += p;
+            fp += n;
+            (tp, fp)
+        })
+    }
+
     /// Exact ROC-AUC; `None` unless both classes are present.
     pub fn roc_auc(&self) -> Option<f64> {
         if self.positives == 0 || self.negatives == 0 {

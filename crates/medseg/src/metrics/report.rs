@@ -150,29 +150,49 @@ impl MetricReport {
     /// one `image` row per image, then a `mean` and a `pooled` row (empty `id`). Undefined
     /// values are empty cells; numbers use the shortest round-trip form.
     pub fn to_csv(&self) -> String {
-        let mut out = format!("row,id,{}\n", Scores::NAMES.join(","));
-        let mut line = |kind: &str, id: &str, s: &Scores| {
-            let cells: Vec<String> = s
-                .values()
-                .iter()
-                .map(|v| v.map(|v| v.to_string()).unwrap_or_default())
-                .collect();
-            out.push_str(&format!("{kind},{},{}\n", csv_field(id), cells.join(",")));
-        };
-        for img in &self.images {
-            line("image", &img.id, &img.scores);
-        }
-        line("mean", "", &self.mean);
-        line("pooled", "", &self.pooled);
-        out
+        let rows: Vec<CsvRow> = self
+            .images
+            .iter()
+            .map(|i| CsvRow::new("image", &i.id, &i.scores))
+            .chain([
+                CsvRow::new("mean", "", &self.mean),
+                CsvRow::new("pooled", "", &self.pooled),
+            ])
+            .collect();
+        let bytes = crate::durable::csv_bytes(&rows).expect("flat rows always serialise to CSV");
+        String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
     }
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// One row of [`MetricReport::to_csv`].
+#[derive(Serialize)]
+struct CsvRow<'a> {
+    row: &'a str,
+    id: &'a str,
+    f1: f64,
+    iou: f64,
+    sensitivity: f64,
+    specificity: f64,
+    precision: f64,
+    accuracy: f64,
+    auc: Option<f64>,
+    ap: Option<f64>,
+}
+
+impl<'a> CsvRow<'a> {
+    fn new(row: &'a str, id: &'a str, s: &Scores) -> Self {
+        CsvRow {
+            row,
+            id,
+            f1: s.f1,
+            iou: s.iou,
+            sensitivity: s.sensitivity,
+            specificity: s.specificity,
+            precision: s.precision,
+            accuracy: s.accuracy,
+            auc: s.auc,
+            ap: s.ap,
+        }
     }
 }
 
@@ -312,6 +332,11 @@ impl MetricAccumulator {
         &self.confusions
     }
 
+    /// The pooled probability histogram over all images (ROC and PR curves, AUC, AP).
+    pub fn pooled_histogram(&self) -> &ScoreHistogram {
+        &self.pooled_histogram
+    }
+
     /// Pooled confusion counts over all images.
     pub fn pooled_confusion(&self) -> Confusion {
         self.pooled_confusion
@@ -389,11 +414,10 @@ mod tests {
             lines[0],
             "row,id,f1,iou,sensitivity,specificity,precision,accuracy,auc,ap"
         );
-        assert_eq!(lines[2], "image,empty,1,1,1,1,1,1,,");
+        assert_eq!(lines[2], "image,empty,1.0,1.0,1.0,1.0,1.0,1.0,,");
         assert!(lines[3].starts_with("mean,,") && lines[4].starts_with("pooled,,"));
         let table = r.to_string();
         assert!(table.contains("mean (2 images)") && table.contains("pooled (all pixels)"));
-        assert_eq!(csv_field("a,b\"c"), "\"a,b\"\"c\"");
     }
 
     #[test]

@@ -46,18 +46,22 @@ pub enum ModelName {
     UnetPp,
     /// UNet++ with deep supervision (four 1x1 heads).
     UnetPpDs,
-    /// MSA-U2Net, the paper's network and our shipped weights (<= 1.0 M parameters).
+    /// MSA-U2Net, the paper's network as we read it, with MSAC units (<= 1.0 M parameters).
     MsaU2net,
     /// MSA-U2Net-tiny (<= 0.15 M parameters).
     MsaU2netTiny,
-    /// MSA-U2Net with plain 3x3 units in place of MSAC: as accurate on DRIVE in our ablations,
-    /// 2.6x faster to train (README, ablations).
-    MsaU2netPlain,
+    /// MSA-U2Net's nested (UNet++) grid of RSU blocks with plain 3x3 units in place of MSAC
+    /// (formerly `msa-u2net-plain`, still accepted).
+    #[serde(alias = "msa-u2net-plain")]
+    NestedU2net,
+    /// `nested-u2net` with the three upper levels twice as wide (the network of
+    /// `configs/drive/msa-u2net-plain-wide-long-a05-p96-r2.toml`).
+    NestedU2netWide,
 }
 
 impl ModelName {
     /// All presets, in display order.
-    pub const ALL: [ModelName; 8] = [
+    pub const ALL: [ModelName; 9] = [
         ModelName::U2net,
         ModelName::U2netp,
         ModelName::Unet,
@@ -65,8 +69,13 @@ impl ModelName {
         ModelName::UnetPpDs,
         ModelName::MsaU2net,
         ModelName::MsaU2netTiny,
-        ModelName::MsaU2netPlain,
+        ModelName::NestedU2net,
+        ModelName::NestedU2netWide,
     ];
+
+    /// Former names still accepted by [`parse`](Self::parse), with the preset each now names.
+    pub const ALIASES: [(&'static str, ModelName); 1] =
+        [("msa-u2net-plain", ModelName::NestedU2net)];
 
     /// The kebab-case name.
     pub fn as_str(&self) -> &'static str {
@@ -78,15 +87,22 @@ impl ModelName {
             ModelName::UnetPpDs => "unet-pp-ds",
             ModelName::MsaU2net => "msa-u2net",
             ModelName::MsaU2netTiny => "msa-u2net-tiny",
-            ModelName::MsaU2netPlain => "msa-u2net-plain",
+            ModelName::NestedU2net => "nested-u2net",
+            ModelName::NestedU2netWide => "nested-u2net-wide",
         }
     }
 
-    /// Parses a kebab-case name, listing the valid ones on a miss.
+    /// Parses a kebab-case name (or a former name, [`ALIASES`](Self::ALIASES)), listing the
+    /// valid ones on a miss.
     pub fn parse(name: &str) -> crate::Result<Self> {
         Self::ALL
             .into_iter()
             .find(|m| m.as_str() == name)
+            .or_else(|| {
+                Self::ALIASES
+                    .into_iter()
+                    .find_map(|(alias, m)| (alias == name).then_some(m))
+            })
             .ok_or_else(|| crate::Error::Unknown {
                 kind: "model",
                 name: name.to_string(),
@@ -106,7 +122,8 @@ impl ModelName {
             }
             ModelName::MsaU2net => ModelConfig::U2net(U2NetConfig::msa()),
             ModelName::MsaU2netTiny => ModelConfig::U2net(U2NetConfig::msa_tiny()),
-            ModelName::MsaU2netPlain => ModelConfig::U2net(U2NetConfig::msa_plain()),
+            ModelName::NestedU2net => ModelConfig::U2net(U2NetConfig::nested()),
+            ModelName::NestedU2netWide => ModelConfig::U2net(U2NetConfig::nested_wide()),
         }
     }
 }

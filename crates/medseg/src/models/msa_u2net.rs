@@ -41,11 +41,18 @@ impl U2NetConfig {
         Self::msa_with_widths([4, 8, 16, 24], [2, 4, 8, 12])
     }
 
-    /// MSA-U2Net with plain 3x3 units (U2-Net's `REBNCONV`) instead of MSAC: the nested skips,
-    /// widths, heads and levels of [`msa`](Self::msa). Our DRIVE ablations found it as accurate
-    /// (full schedule: 0.8190 against 0.8191 test F1) at 2.6x the training speed.
-    pub fn msa_plain() -> Self {
+    /// The `nested-u2net` preset (formerly `msa-u2net-plain`): MSA-U2Net without its
+    /// multi-scale asymmetric convolution, i.e. plain 3x3 units (U2-Net's `REBNCONV`) instead of
+    /// MSAC, with the nested skips, widths, heads and levels of [`msa`](Self::msa).
+    pub fn nested() -> Self {
         Self::msa().with_unit(ConvUnitKind::Plain)
+    }
+
+    /// The `nested-u2net-wide` preset: [`nested`](Self::nested) with the three upper levels
+    /// twice as wide (outputs 8/12/24 -> 16/24/48, internal widths 4/6/12 -> 8/12/24); the bottom
+    /// RSU4F as in `nested`.
+    pub fn nested_wide() -> Self {
+        Self::msa_with_widths([16, 24, 48, 64], [8, 12, 24, 32]).with_unit(ConvUnitKind::Plain)
     }
 
     /// MSA-U2Net with the given per-level output and internal widths (4 levels).

@@ -12,6 +12,8 @@
 //! - [`U2NetConfig::msa`] / [`U2NetConfig::msa_tiny`]: our MSA-U2Net (see
 //!   [`crate::models::msa_u2net`]): fewer levels, multi-scale asymmetric conv units and UNet++
 //!   nested skips.
+//! - [`U2NetConfig::nested`] / [`U2NetConfig::nested_wide`]: MSA-U2Net's nested grid with plain
+//!   3x3 units instead of MSAC (`nested-u2net`, `nested-u2net-wide`).
 //!
 //! Deviations from the reference: the model returns logits (no sigmoid); side outputs are in the
 //! order of [`U2NetConfig::heads`].

@@ -88,7 +88,7 @@ pub struct WeightsMeta {
     /// Preprocessing to apply to an input image.
     pub preprocess: crate::data::preprocess::PreprocessConfig,
     /// Sliding-window settings.
-    pub tiling: crate::data::tiling::TileConfig,
+    pub tiling: crate::infer::tiling::TileConfig,
     /// Probability threshold for binary masks.
     pub threshold: f64,
     /// Training epochs behind the weights.
@@ -104,32 +104,22 @@ pub const WEIGHTS_FORMAT: u32 = 1;
 const META_KEY: &str = "medseg";
 
 /// Writes `net` as a safetensors file with PyTorch parameter names (loadable by
-/// `tools/reference/medseg_ref.py`) and `meta` as JSON metadata. Atomic: a temporary file is
-/// renamed into place.
+/// `tools/reference/medseg_ref.py`) and `meta` as JSON metadata, through
+/// [`crate::durable::write_atomic`].
 pub fn save_weights(net: &SegNet, meta: &WeightsMeta, path: &Path) -> crate::Result<()> {
     let json = serde_json::to_string(meta)
         .map_err(|e| crate::Error::InvalidInput(format!("weights metadata: {e}")))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
-    }
-    let tmp = path.with_extension("safetensors.tmp");
-    let mut store = SafetensorsStore::from_file(&tmp)
+    let cannot_write = |e: &dyn std::fmt::Display| crate::Error::Decode {
+        path: path.to_path_buf(),
+        reason: format!("cannot write weights: {e}"),
+    };
+    let mut store = SafetensorsStore::from_bytes(None)
         .with_to_adapter(burn::store::BurnToPyTorchAdapter)
         .skip_enum_variants(true)
         .metadata(META_KEY, json);
-    net.save_into(&mut store)
-        .map_err(|e| crate::Error::Decode {
-            path: path.to_path_buf(),
-            reason: format!("cannot write weights: {e}"),
-        })?;
-    // The store creates its file private (0600); a weights file is meant to be shared.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| crate::Error::io(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| crate::Error::io(path, e))
+    net.save_into(&mut store).map_err(|e| cannot_write(&e))?;
+    let bytes = store.get_bytes().map_err(|e| cannot_write(&e))?;
+    crate::durable::write_atomic(path, &bytes)
 }
 
 /// Reads the metadata of a medseg weights file.
@@ -163,13 +153,22 @@ pub fn load_weights(
     path: &Path,
     device: &burn::prelude::Device,
 ) -> crate::Result<(SegNet, WeightsMeta)> {
-    let bytes = read_file(path)?;
-    let meta = meta_from_bytes(&bytes, path)?;
+    load_weights_from_bytes(&read_file(path)?, path, device)
+}
+
+/// Loads medseg weights held in memory (e.g. embedded in a binary); `origin` names them in
+/// errors.
+pub fn load_weights_from_bytes(
+    bytes: &[u8],
+    origin: &Path,
+    device: &burn::prelude::Device,
+) -> crate::Result<(SegNet, WeightsMeta)> {
+    let meta = meta_from_bytes(bytes, origin)?;
     let mut net = meta.model.init(device)?;
     if meta.fused {
         // Build the deploy structure first; its values are then replaced by the file's.
         net = net.fuse();
     }
-    apply_safetensors(&mut net, &bytes, path)?;
+    apply_safetensors(&mut net, bytes, origin)?;
     Ok((net, meta))
 }

@@ -3,9 +3,10 @@
 //! burn's public backend-extension mechanism.
 //!
 //! burn 0.22 differentiates a conv's weight as a convolution whose kernel is the whole output
-//! gradient; on Flex that runs as a direct loop whose cost grows with the image, so at 224x224
-//! it alone took a quarter of a training step. Here all three products are plain matrix
-//! multiplies on *shifted views* of one zero-padded copy of the input, with no im2col copies:
+//! gradient; on Flex that runs as a direct loop whose cost grows with the image, so on
+//! lesion-sized inputs it was a large share of a training step (profile: `docs/lab-notes.md`). All
+//! three products here are plain matrix multiplies on *shifted views* of one zero-padded copy of
+//! the input, with no im2col copies:
 //!
 //! - pad each sample to `I x Hp x Wp` (a little slack after the last plane);
 //! - a kernel tap `(a, b)` reads the padded planes shifted by `a*dh*Wp + b*dw`, so in the

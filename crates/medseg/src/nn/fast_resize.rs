@@ -1,11 +1,10 @@
 //! Bilinear resize and 2x2 max-pooling for the Flex CPU backend (forward and backward), through
 //! burn's public backend-extension mechanism.
 //!
-//! A profile of fused MSA-U2Net inference on a DRIVE image (`perf record` of `medseg --threads
-//! 1 predict`) put 30 % of the time in Flex's generic bilinear `interpolate` and 10 % in its
-//! `max_pool2d`, which computes argmax indices even at inference; in training they were 12 % and
-//! 2 % of a step, the interpolate backward on one thread. Both ops are simple enough to write
-//! directly:
+//! Flex's generic bilinear `interpolate` (whose backward runs on one thread) and its
+//! `max_pool2d` (which computes argmax indices even at inference) took a large share of U2-Net
+//! style inference and training, which resize and pool at every level (the profiles are in
+//! `docs/lab-notes.md`). Both ops are simple enough to write directly:
 //!
 //! - bilinear: per-axis tables of (first source index, second source index, weights) computed
 //!   once per call as PyTorch's `upsample_bilinear2d` does (half-pixel source coordinates clamped
@@ -31,7 +30,7 @@ use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
 use super::fast_bn::{contiguous, f32s, from_vec};
-use super::resize::linear_taps as taps;
+use super::taps::linear_taps as taps;
 
 /// The backend operations behind [`bilinear`] and [`max_pool2x2`].
 #[backend_extension(Flex, Autodiff)]

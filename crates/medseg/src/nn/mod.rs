@@ -21,6 +21,7 @@ pub mod grid;
 pub mod msac;
 pub mod resize;
 pub mod rsu;
+pub(crate) mod taps;
 pub mod vgg;
 
 pub use conv_bn_act::{ConvBn, ConvBnConfig, conv2d};

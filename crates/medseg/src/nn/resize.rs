@@ -1,9 +1,11 @@
 //! Spatial resizing helpers shared by every model.
 
 use burn::prelude::*;
-use burn::tensor::module::{interpolate, max_pool2d};
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions, MaxPoolOptions};
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
 use serde::{Deserialize, Serialize};
+
+use super::taps::linear_taps;
 
 /// Rounding of 2x2 max-pooling on odd sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,8 +58,8 @@ pub fn max_pool2x2(x: Tensor<4>, mode: PoolMode) -> Tensor<4> {
 /// # Shapes
 /// `[B, C, h0, w0]` -> `[B, C, h, w]`
 ///
-/// On the Flex CPU backend this is our own kernel ([`super::fast_resize::bilinear`], several
-/// times faster than Flex's generic `interpolate`, with a parallel backward). burn 0.22's GPU
+/// On the Flex CPU backend this is our own kernel ([`super::fast_resize::bilinear`], faster
+/// than Flex's generic `interpolate`, with a parallel backward). burn 0.22's GPU
 /// backends (CubeCL: wgpu, CUDA) have no backward pass for bilinear interpolation, so training
 /// there would stop at the first step; on those devices the same resize runs as two matrix
 /// products, [`resize_separable`], which every backend can differentiate.
@@ -70,26 +72,7 @@ pub fn resize_like(x: Tensor<4>, size: [usize; 2], align_corners: bool) -> Tenso
     if super::fast_bn::supported(&x.device()) {
         return super::fast_resize::bilinear(x, size, align_corners);
     }
-    if !interpolate_has_backward(&x.device()) {
-        return resize_separable(x, size, align_corners);
-    }
-    let mut options = InterpolateOptions::new(InterpolateMode::Bilinear);
-    options.align_corners = align_corners;
-    options.output_size = Some(size);
-    interpolate(x, options)
-}
-
-/// Whether burn's bilinear `interpolate` can be differentiated on `device` (Flex only).
-fn interpolate_has_backward(device: &Device) -> bool {
-    #[cfg(feature = "flex")]
-    {
-        super::fast_bn::supported(device)
-    }
-    #[cfg(not(feature = "flex"))]
-    {
-        let _ = device;
-        false
-    }
+    resize_separable(x, size, align_corners)
 }
 
 /// Bilinear resize as `A_h · x · A_wᵀ`, with `A` the 1-D interpolation matrices of PyTorch's
@@ -127,43 +110,6 @@ fn interpolation_matrix(input: usize, output: usize, align_corners: bool) -> Vec
         m[o * input + t.i1] += t.w1;
     }
     m
-}
-
-/// One output sample of 1-D linear interpolation: its two source indices and their weights.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Tap {
-    pub i0: usize,
-    pub i1: usize,
-    pub w0: f32,
-    pub w1: f32,
-}
-
-/// The taps of 1-D linear interpolation from `input` to `output` samples, by PyTorch's rule for
-/// `mode='bilinear'` with an explicit output size: half-pixel source coordinates clamped at 0
-/// when `align_corners` is false, corner to corner when true.
-pub(crate) fn linear_taps(input: usize, output: usize, align_corners: bool) -> Vec<Tap> {
-    (0..output)
-        .map(|o| {
-            let src = if align_corners {
-                if output > 1 {
-                    o as f64 * (input - 1) as f64 / (output - 1) as f64
-                } else {
-                    0.0
-                }
-            } else {
-                ((o as f64 + 0.5) * input as f64 / output as f64 - 0.5).max(0.0)
-            };
-            let i0 = (src.floor() as usize).min(input - 1);
-            let i1 = (i0 + 1).min(input - 1);
-            let frac = (src - i0 as f64).clamp(0.0, 1.0) as f32;
-            Tap {
-                i0,
-                i1,
-                w0: 1.0 - frac,
-                w1: frac,
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable::write_atomic;
 use crate::{Error, Result};
 
 /// Loop state saved with each checkpoint.
@@ -36,16 +37,6 @@ struct Pointer {
 /// The checkpoint folder of a run.
 pub fn dir(run: &Path) -> PathBuf {
     run.join("checkpoint")
-}
-
-/// Writes `bytes` to `path` atomically (temporary file, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 
 /// Saves a checkpoint: `model` and `optim` are burnpack bytes.

@@ -3,6 +3,9 @@
 //! Operational settings (data root, output folder, device) are not part of it; the CLI passes
 //! them separately. Unknown keys are errors that name the key.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::DatasetKind;
@@ -11,7 +14,7 @@ use crate::data::fov::FovSource;
 use crate::data::loader::SampleMode;
 use crate::data::preprocess::PreprocessConfig;
 use crate::data::split::SplitConfig;
-use crate::data::tiling::TileConfig;
+use crate::infer::tiling::TileConfig;
 use crate::loss::LossConfig;
 use crate::models::{ModelConfig, ModelName};
 use crate::train::schedule::ScheduleConfig;
@@ -227,24 +230,109 @@ fn half() -> f64 {
 
 impl ExperimentConfig {
     /// Parses TOML; errors name the file and the offending key.
-    pub fn from_toml(text: &str, origin: &std::path::Path) -> Result<Self> {
+    pub fn from_toml(text: &str, origin: &Path) -> Result<Self> {
         let cfg: ExperimentConfig = toml::from_str(text).map_err(|e| {
             Error::InvalidConfig(format!("{}: {}", origin.display(), e.to_string().trim()))
         })?;
         cfg.validate()
-            .map_err(|e| Error::InvalidConfig(format!("{}: {e}", origin.display())))?;
+            .map_err(|e| in_file(origin.display().to_string(), e))?;
         Ok(cfg)
     }
 
-    /// Reads and parses a TOML file.
-    pub fn load(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::MissingFile {
-                path: path.to_path_buf(),
-            },
-            _ => Error::io(path, e),
+    /// Reads and parses a TOML file, following its `extends` chain (see [`load_with`]).
+    ///
+    /// [`load_with`]: Self::load_with
+    pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with(path, &[])
+    }
+
+    /// Reads a TOML file, follows its `extends` chain, applies the `--set` overrides `sets`
+    /// (`KEY=VALUE` each, in order) and validates.
+    ///
+    /// `extends = "other.toml"` (a path relative to the extending file; chains allowed) makes
+    /// the file a patch over `other.toml`: tables merge key by key, other values (arrays too)
+    /// replace the parent's, and a table whose `kind` differs from the parent's replaces it
+    /// whole. Each `KEY=VALUE` then sets a dotted key (`train.epochs=3`) to `VALUE` read as a
+    /// TOML value, or as a string when it is not one. Errors name the file (and the `--set`)
+    /// that brought the offending key.
+    pub fn load_with(path: &Path, sets: &[String]) -> Result<Self> {
+        let chain = read_chain(path)?;
+        if chain.len() == 1 && sets.is_empty() {
+            // One plain file: parse the text itself, so errors point at its lines.
+            return Self::from_toml(&chain[0].text, path);
+        }
+        let mut merged = toml::Table::new();
+        for layer in chain.iter().rev() {
+            overlay(&mut merged, layer.table.clone());
+        }
+        let sets = sets
+            .iter()
+            .map(|s| Assignment::parse(s))
+            .collect::<Result<Vec<_>>>()?;
+        for set in &sets {
+            set.apply(&mut merged)?;
+        }
+        Self::from_layers(merged, &chain, &sets, path)
+    }
+
+    /// Deserialises and validates the merged table of `chain` plus `sets`, naming where an
+    /// offending key came from.
+    fn from_layers(
+        merged: toml::Table,
+        chain: &[Layer],
+        sets: &[Assignment],
+        origin: &Path,
+    ) -> Result<Self> {
+        let context = || {
+            let mut parts: Vec<String> = chain[1..]
+                .iter()
+                .map(|l| format!("extends {}", l.path.display()))
+                .collect();
+            parts.extend(sets.iter().map(|s| format!("--set {}", s.text)));
+            parts.join(", ")
+        };
+        let text = toml::to_string(&merged).map_err(|e| {
+            Error::InvalidConfig(format!("{} ({}): {e}", origin.display(), context()))
         })?;
-        Self::from_toml(&text, path)
+        let cfg: ExperimentConfig = toml::from_str(&text).map_err(|mut e| {
+            // Without the (generated) text, the error names the key path instead of a line.
+            e.set_input(None);
+            let shown = e.to_string();
+            let at = shown
+                .lines()
+                .find_map(|l| l.strip_prefix("in `").and_then(|r| r.strip_suffix('`')))
+                .unwrap_or("");
+            let unknown = e
+                .message()
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next());
+            let key = match (at, unknown) {
+                ("", Some(k)) => k.to_string(),
+                (at, Some(k)) => format!("{at}.{k}"),
+                (at, None) => at.to_string(),
+            };
+            let what = match (unknown, key.as_str()) {
+                (Some(_), _) => format!("unknown key `{key}`"),
+                (None, "") => {
+                    return Error::InvalidConfig(format!(
+                        "{} ({}): {}",
+                        origin.display(),
+                        context(),
+                        e.message().trim()
+                    ));
+                }
+                (None, _) => format!("bad value of `{key}`"),
+            };
+            Error::InvalidConfig(format!(
+                "{}: {what}, from {}: {}",
+                origin.display(),
+                source_of(&key, chain, sets),
+                e.message().trim()
+            ))
+        })?;
+        cfg.validate()
+            .map_err(|e| in_file(format!("{} ({})", origin.display(), context()), e))?;
+        Ok(cfg)
     }
 
     /// The configuration as TOML (written into the run folder).
@@ -310,5 +398,337 @@ impl ExperimentConfig {
         }
         t.tiling.validate()?;
         Ok(())
+    }
+}
+
+impl ExperimentConfig {
+    /// The experiment as it trains, for comparing configs: every default filled in and `model`
+    /// replaced by the resolved network configuration (so a preset and the overrides that spell
+    /// it out compare equal), with object keys sorted.
+    pub fn effective_json(&self) -> Result<serde_json::Value> {
+        let json = |e: serde_json::Error| Error::InvalidConfig(format!("not serialisable: {e}"));
+        let mut v = serde_json::to_value(self).map_err(json)?;
+        v["model"] = serde_json::to_value(self.model_config()?).map_err(json)?;
+        Ok(sorted(v))
+    }
+
+    /// Every key path of this config, as written in `docs/training.md`: `a.b.c` for tables,
+    /// `a.b[].c` for a key of the tables in an array. `model` gives `model.preset` and, under
+    /// `model.overrides`, every key of the resolved network configuration (those an override
+    /// may set). Only the keys of the enum variants in use appear.
+    pub fn key_paths(&self) -> Result<BTreeSet<String>> {
+        let json = |e: serde_json::Error| Error::InvalidConfig(format!("not serialisable: {e}"));
+        let mut v = serde_json::to_value(self).map_err(json)?;
+        v["model"] = serde_json::json!({
+            "preset": self.model.preset,
+            "overrides": serde_json::to_value(self.model_config()?).map_err(json)?,
+        });
+        let mut out = BTreeSet::new();
+        collect_paths(&v, "", &mut out);
+        Ok(out)
+    }
+}
+
+/// A validation error of the config `file` (`InvalidConfig`, its message prefixed by `file`).
+fn in_file(file: String, e: Error) -> Error {
+    match e {
+        Error::InvalidConfig(m) => Error::InvalidConfig(format!("{file}: {m}")),
+        e => Error::InvalidConfig(format!("{file}: {e}")),
+    }
+}
+
+/// `value` with every object's keys in sorted order.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(m) => {
+            let mut entries: Vec<_> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(sorted).collect())
+        }
+        v => v,
+    }
+}
+
+fn collect_paths(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    let join = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                collect_paths(x, &join(k), out);
+            }
+        }
+        serde_json::Value::Array(a) if a.iter().any(|x| x.is_object()) => {
+            for x in a {
+                collect_paths(x, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+/// The key naming a config's parent.
+pub const EXTENDS: &str = "extends";
+
+/// One file of an `extends` chain.
+struct Layer {
+    path: PathBuf,
+    text: String,
+    /// Its table, without `extends`.
+    table: toml::Table,
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::MissingFile {
+            path: path.to_path_buf(),
+        },
+        _ => Error::io(path, e),
+    })
+}
+
+/// `path` and its ancestors, child first.
+fn read_chain(path: &Path) -> Result<Vec<Layer>> {
+    let mut chain: Vec<Layer> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut next = Some(path.to_path_buf());
+    while let Some(p) = next.take() {
+        let text = match (read_text(&p), chain.last()) {
+            (Err(Error::MissingFile { .. }), Some(child)) => {
+                return Err(Error::InvalidConfig(format!(
+                    "{}: extends {}, which does not exist",
+                    child.path.display(),
+                    p.display()
+                )));
+            }
+            (r, _) => r?,
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| {
+            Error::InvalidConfig(format!("{}: {}", p.display(), e.to_string().trim()))
+        })?;
+        seen.push(std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone()));
+        if let Some(parent) = table.remove(EXTENDS) {
+            let rel = parent.as_str().ok_or_else(|| {
+                Error::InvalidConfig(format!(
+                    "{}: `{EXTENDS}` must be a path relative to this file, got {parent}",
+                    p.display()
+                ))
+            })?;
+            let parent = p.parent().unwrap_or(Path::new("")).join(rel);
+            let canonical = std::fs::canonicalize(&parent).unwrap_or_else(|_| parent.clone());
+            if seen.contains(&canonical) {
+                let mut cycle: Vec<String> =
+                    chain.iter().map(|l| l.path.display().to_string()).collect();
+                cycle.push(p.display().to_string());
+                cycle.push(parent.display().to_string());
+                return Err(Error::InvalidConfig(format!(
+                    "{}: `{EXTENDS}` cycle: {}",
+                    path.display(),
+                    cycle.join(" -> ")
+                )));
+            }
+            next = Some(parent);
+        }
+        chain.push(Layer {
+            path: p,
+            text,
+            table,
+        });
+    }
+    Ok(chain)
+}
+
+/// Merges `top` over `base`: tables key by key, other values replace; a table whose `kind`
+/// differs from the one it lands on replaces it whole (another variant of a tagged enum).
+fn overlay(base: &mut toml::Table, top: toml::Table) {
+    for (k, v) in top {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t))
+                if b.get("kind") == t.get("kind") || t.get("kind").is_none() =>
+            {
+                overlay(b, t)
+            }
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// One `--set KEY=VALUE`.
+struct Assignment {
+    text: String,
+    key: Vec<String>,
+    value: toml::Value,
+}
+
+impl Assignment {
+    fn parse(text: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::InvalidConfig(format!(
+                "--set {text}: {why} (expected KEY=VALUE with a dotted key, e.g. train.epochs=3)"
+            ))
+        };
+        let (key, raw) = text.split_once('=').ok_or_else(|| bad("no `=`"))?;
+        let key: Vec<String> = key
+            .trim()
+            .split('.')
+            .map(|k| k.trim().to_string())
+            .collect();
+        if key.iter().any(String::is_empty) {
+            return Err(bad("empty key"));
+        }
+        let raw = raw.trim();
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        Ok(Assignment {
+            text: text.to_string(),
+            key,
+            value,
+        })
+    }
+
+    fn apply(&self, table: &mut toml::Table) -> Result<()> {
+        let (last, parents) = self.key.split_last().expect("parse rejects empty keys");
+        let mut t = table;
+        for (i, k) in parents.iter().enumerate() {
+            let slot = t
+                .entry(k.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            t = match slot {
+                toml::Value::Table(t) => t,
+                other => {
+                    return Err(Error::InvalidConfig(format!(
+                        "--set {}: `{}` is {}, not a table",
+                        self.text,
+                        self.key[..=i].join("."),
+                        other.type_str()
+                    )));
+                }
+            };
+        }
+        t.insert(last.clone(), self.value.clone());
+        Ok(())
+    }
+}
+
+/// Where `key` (a dotted path) was last given: the last `--set` on it or above it, else the
+/// nearest file of the chain that has it.
+fn source_of(key: &str, chain: &[Layer], sets: &[Assignment]) -> String {
+    let parts: Vec<&str> = key.split('.').filter(|k| !k.is_empty()).collect();
+    let on_path = |set: &Assignment| {
+        let n = set.key.len().min(parts.len());
+        n > 0 && set.key[..n].iter().zip(&parts[..n]).all(|(a, b)| a == b)
+    };
+    if let Some(set) = sets.iter().rev().find(|s| on_path(s)) {
+        return format!("--set {}", set.text);
+    }
+    let has = |t: &toml::Table| {
+        let mut t = t;
+        for (i, k) in parts.iter().enumerate() {
+            match t.get(*k) {
+                Some(toml::Value::Table(inner)) => t = inner,
+                Some(_) => return i + 1 == parts.len(),
+                None => return false,
+            }
+        }
+        !parts.is_empty()
+    };
+    chain
+        .iter()
+        .find(|l| has(&l.table))
+        .unwrap_or(&chain[0])
+        .path
+        .display()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> toml::Table {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn overlay_merges_tables_and_replaces_the_rest() {
+        let mut base =
+            table("a = 1\nlist = [1, 2]\n[t]\nx = 1\ny = 2\n[u]\nkind = \"focal\"\nalpha = 0.5\n");
+        overlay(
+            &mut base,
+            table("list = [3]\n[t]\ny = 3\n[u]\nkind = \"plain\"\n"),
+        );
+        assert_eq!(
+            base,
+            table("a = 1\nlist = [3]\n[t]\nx = 1\ny = 3\n[u]\nkind = \"plain\"\n")
+        );
+        // the same kind (or none given) merges key by key
+        overlay(&mut base, table("[u]\nkind = \"plain\"\nextra = 1\n"));
+        assert_eq!(
+            base["u"],
+            toml::Value::Table(table("kind = \"plain\"\nextra = 1"))
+        );
+    }
+
+    #[test]
+    fn set_values_are_toml_else_strings() {
+        let value = |text: &str| Assignment::parse(text).unwrap().value;
+        assert_eq!(value("seed=1"), toml::Value::Integer(1));
+        assert_eq!(value("a.b = 0.5"), toml::Value::Float(0.5));
+        assert_eq!(value("a=true"), toml::Value::Boolean(true));
+        assert_eq!(value("a=derive"), toml::Value::String("derive".into()));
+        assert_eq!(value("a=\"x=y\""), toml::Value::String("x=y".into()));
+        assert_eq!(
+            value("a=[96, 96]"),
+            toml::Value::Array(vec![96.into(), 96.into()])
+        );
+        assert_eq!(
+            Assignment::parse(" data.split.seed =7").unwrap().key,
+            ["data", "split", "seed"]
+        );
+        for bad in ["seed", "=1", "a..b=1", "a.=1"] {
+            assert!(Assignment::parse(bad).is_err(), "{bad}");
+        }
+        let mut t = table("[train]\nepochs = 3\n");
+        Assignment::parse("train.tiling.overlap=0.5")
+            .unwrap()
+            .apply(&mut t)
+            .unwrap();
+        assert_eq!(t["train"]["tiling"]["overlap"], toml::Value::Float(0.5));
+        assert_eq!(t["train"]["epochs"], toml::Value::Integer(3));
+        assert!(
+            Assignment::parse("train.epochs.x=1")
+                .unwrap()
+                .apply(&mut t)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn key_paths_use_dots_and_brackets_for_arrays_of_tables() {
+        let v = serde_json::json!({
+            "a": { "b": 1, "c": [1, 2], "d": null },
+            "e": [{ "f": 1 }, { "g": 2 }],
+            "h": {}
+        });
+        let mut out = BTreeSet::new();
+        collect_paths(&v, "", &mut out);
+        let expected: BTreeSet<String> = ["a.b", "a.c", "a.d", "e[].f", "e[].g", "h"]
+            .map(String::from)
+            .into();
+        assert_eq!(out, expected);
     }
 }

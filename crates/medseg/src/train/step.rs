@@ -51,7 +51,7 @@ pub struct StepPhases {
     pub parallel: f64,
     /// Sum of the replicas' (already weighted) gradients (0 with one replica).
     pub merge: f64,
-    /// Optimizer update (0 from [`batch_gradients_timed`], set by [`train_step`]).
+    /// Optimizer update (0 from [`batch_gradients`], set by [`train_step`]).
     pub optim: f64,
 }
 
@@ -60,21 +60,6 @@ impl StepPhases {
     pub fn total(&self) -> f64 {
         self.parallel + self.merge + self.optim
     }
-}
-
-/// Gradients of the loss over one batch and the batch's loss value.
-///
-/// `x`: `[B, C, H, W]` inputs, `y`: `[B, 1, H, W]` targets, on an autodiff device. `replicas` is
-/// clamped to `1..=B`.
-pub fn batch_gradients(
-    model: &SegNet,
-    loss_fn: &CombinedLoss,
-    x: Tensor<4>,
-    y: Tensor<4>,
-    replicas: usize,
-) -> (GradientsParams, f64) {
-    let (grads, value, _) = batch_gradients_timed(model, loss_fn, x, y, replicas);
-    (grads, value)
 }
 
 /// One replica's pass over its chunk: the gradients of `weight` times the chunk's loss, the
@@ -105,8 +90,12 @@ fn replica_pass(
     )
 }
 
-/// [`batch_gradients`] with the wall-clock time of each phase.
-pub fn batch_gradients_timed(
+/// Gradients of the loss over one batch, the batch's loss value and the wall-clock time of each
+/// phase.
+///
+/// `x`: `[B, C, H, W]` inputs, `y`: `[B, 1, H, W]` targets, on an autodiff device. `replicas` is
+/// clamped to `1..=B`.
+pub fn batch_gradients(
     model: &SegNet,
     loss_fn: &CombinedLoss,
     x: Tensor<4>,
@@ -186,7 +175,7 @@ impl ModuleVisitor for Merge {
     }
 }
 
-/// One optimizer step on a batch: [`batch_gradients_timed`], then `optim` at learning rate `lr`.
+/// One optimizer step on a batch: [`batch_gradients`], then `optim` at learning rate `lr`.
 /// Returns the updated model, the batch's loss value (not checked for finiteness) and the
 /// wall-clock time of each phase.
 pub fn train_step(
@@ -198,7 +187,7 @@ pub fn train_step(
     lr: f64,
     replicas: usize,
 ) -> (SegNet, f64, StepPhases) {
-    let (grads, value, mut phases) = batch_gradients_timed(&model, loss_fn, x, y, replicas);
+    let (grads, value, mut phases) = batch_gradients(&model, loss_fn, x, y, replicas);
     let start = Instant::now();
     let model = optim.step(lr, model, grads);
     phases.optim = start.elapsed().as_secs_f64();
@@ -235,24 +224,20 @@ mod tests {
         c.out
     }
 
-    fn data(b: usize, p: usize, seed: u32) -> (Vec<f32>, Vec<f32>) {
-        let mut s = seed;
-        let mut next = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1u32 << 24) as f32
-        };
-        let x: Vec<f32> = (0..b * p * p).map(|_| next()).collect();
+    fn data(b: usize, p: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = crate::data::Rng::new(seed);
+        let x: Vec<f32> = (0..b * p * p).map(|_| rng.uniform() as f32).collect();
         let y: Vec<f32> = (0..b * p * p)
-            .map(|_| (next() > 0.8) as u8 as f32)
+            .map(|_| rng.chance(0.2) as u8 as f32)
             .collect();
         (x, y)
     }
 
-    /// A one-channel `msa-u2net-plain` on an autodiff device seeded with `seed`.
+    /// A one-channel `nested-u2net` on an autodiff device seeded with `seed`.
     fn plain_net(seed: u64) -> (Device, SegNet) {
         let device = Device::default().autodiff();
         device.seed(seed);
-        let model = ModelName::parse("msa-u2net-plain")
+        let model = ModelName::parse("nested-u2net")
             .unwrap()
             .config()
             .with_in_channels(1)
@@ -281,14 +266,14 @@ mod tests {
         let t = |v: Vec<f32>, n: usize| {
             Tensor::<4>::from_data(TensorData::new(v, [n, 1, p, p]), &device)
         };
-        let (g1, l1) = batch_gradients(
+        let (g1, l1, _) = batch_gradients(
             &model,
             &loss_fn,
             t(twice(&x), 2 * b),
             t(twice(&y), 2 * b),
             1,
         );
-        let (g2, l2) = batch_gradients(
+        let (g2, l2, _) = batch_gradients(
             &model,
             &loss_fn,
             t(twice(&x), 2 * b),
@@ -351,8 +336,8 @@ mod tests {
         let (b, p) = (4, 32);
         let (x, y) = data(b, p, 11);
         let t = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [b, 1, p, p]), &device);
-        let (g1, _) = batch_gradients(&model, &loss_fn, t(x.clone()), t(y.clone()), 1);
-        let (g3, _) = batch_gradients(&model, &loss_fn, t(x), t(y), 3);
+        let (g1, _, _) = batch_gradients(&model, &loss_fn, t(x.clone()), t(y.clone()), 1);
+        let (g3, _, _) = batch_gradients(&model, &loss_fn, t(x), t(y), 3);
         let norm = |g: &Vec<Vec<f32>>| {
             g.iter()
                 .flatten()

@@ -1,11 +1,16 @@
-//! The training loop.
+//! The training loop, in the parts [`train`] runs in order:
 //!
-//! One epoch = `train.batches_per_epoch` batches from the prefetching [`BatchLoader`] (seeded by
-//! experiment seed and epoch, so a resumed run sees the same batches), an optimizer step per
-//! batch with the scheduled learning rate, then (every `train.val_every` epochs) validation on
-//! the full validation images with tiled inference, scored inside the FOV. After each epoch the
-//! checkpoint is replaced atomically; the best epoch by pooled validation F1 is written as
-//! `model_best.safetensors` (with its config), the last as `model_final.safetensors`.
+//! 1. `prepare_run_folder`: the run folder, its resolved `config.toml` and `run.json`.
+//! 2. `RunData::load`: split, decode once, cache; the batch plan of an epoch.
+//! 3. `Trainer::new`: model, optimizer and loss, restored from the checkpoint when resuming.
+//! 4. Per epoch, `Trainer::train_epoch`: `train.batches_per_epoch` batches from the
+//!    prefetching [`BatchLoader`] (seeded by experiment seed and epoch, so a resumed run sees
+//!    the same batches), one [`step::train_step`] per batch (the step `medseg bench` times) with
+//!    the scheduled learning rate; then `Trainer::validate` (every `train.val_every` epochs)
+//!    on the full validation images with tiled inference, scored inside the FOV, writing
+//!    `model_best.safetensors` when the pooled F1 improves; then `Trainer::save_epoch`:
+//!    the `metrics.csv` row, the checkpoint (replaced durably) and `curves.png`.
+//! 5. `Trainer::finish`: `model_final.safetensors` (and `model_best` when never validated).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,8 +28,10 @@ use super::checkpoint::{self, LoopState};
 use super::config::{ExperimentConfig, OptimKind};
 use super::step;
 use crate::data::loader::{BatchConfig, BatchLoader, LoadConfig, SampleCache, SampleMode};
-use crate::data::tiling::predict_tiled;
 use crate::data::{Sample, split::Split};
+use crate::durable::{read_csv, write_atomic, write_csv};
+use crate::infer::predict_planes;
+use crate::loss::CombinedLoss;
 use crate::metrics::MetricAccumulator;
 use crate::models::SegNet;
 use crate::models::weights::{WEIGHTS_FORMAT, WeightsMeta, save_weights};
@@ -67,7 +74,7 @@ pub struct StepInfo {
 }
 
 /// One epoch's summary (a row of `metrics.csv`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     /// Epoch (1-based, as printed).
     pub epoch: usize,
@@ -118,8 +125,21 @@ pub struct TrainSummary {
     pub seconds: f64,
 }
 
-/// Prepares the run folder: refuses to overwrite without `force`, unless resuming.
-fn prepare_run_folder(opts: &TrainOptions) -> Result<()> {
+/// Prepares the run folder (refusing to overwrite it without `force`, unless resuming) and
+/// writes the resolved config and the operational facts (`run.json`: the data root, so
+/// `--resume` and `eval --run` find the data again).
+fn prepare_run_folder(cfg: &ExperimentConfig, opts: &TrainOptions) -> Result<()> {
+    make_run_folder(opts)?;
+    let run = &opts.out;
+    write_atomic(&run.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let info = serde_json::json!({
+        "data_root": std::fs::canonicalize(&opts.data_root).unwrap_or_else(|_| opts.data_root.clone()),
+        "medseg": env!("CARGO_PKG_VERSION"),
+    });
+    write_atomic(&run.join("run.json"), info.to_string().as_bytes())
+}
+
+fn make_run_folder(opts: &TrainOptions) -> Result<()> {
     let out = &opts.out;
     let non_empty = out.is_dir()
         && std::fs::read_dir(out)
@@ -173,31 +193,8 @@ pub fn weights_meta(cfg: &ExperimentConfig, epochs: usize) -> Result<WeightsMeta
     })
 }
 
-/// Probability map `[H, W]` of one preprocessed sample, by tiled inference.
-pub fn predict_planes(
-    net: &SegNet,
-    image: &crate::data::Planes,
-    tiling: &crate::data::tiling::TileConfig,
-    device: &Device,
-) -> Result<Vec<f32>> {
-    let [tw, th] = tiling.tile;
-    let c = image.channels;
-    let probs = predict_tiled(image, tiling, |batch, n| {
-        let x = Tensor::<4>::from_data(
-            TensorData::new(batch.to_vec(), [n, c, th as usize, tw as usize]),
-            device,
-        );
-        let logits = net.forward(x).fused; // [n, 1, th, tw]
-        burn::tensor::activation::sigmoid(logits)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::InvalidInput(format!("model output: {e:?}")))
-    })?;
-    Ok(probs.data)
-}
-
 /// Scores `net` on validation samples (pooled and mean F1, pooled AUC).
-fn validate(
+fn validation_scores(
     net: &SegNet,
     samples: &[Sample],
     cfg: &ExperimentConfig,
@@ -212,70 +209,315 @@ fn validate(
     Ok((report.pooled.f1, report.mean.f1, report.pooled.auc))
 }
 
-fn append_csv(path: &Path, record: &EpochRecord) -> Result<()> {
-    use std::io::Write;
-    let new = !path.exists();
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-    let mut line = String::new();
-    if new {
-        line.push_str("epoch,train_loss,lr,val_f1,val_f1_mean,val_auc,items_per_s,data_wait_share,seconds,best\n");
-    }
-    line.push_str(&format!(
-        "{},{:.6},{:.3e},{},{},{},{:.2},{:.4},{:.2},{}\n",
-        record.epoch,
-        record.train_loss,
-        record.lr,
-        opt(record.val_f1),
-        opt(record.val_f1_mean),
-        opt(record.val_auc),
-        record.items_per_s,
-        record.data_wait_share,
-        record.seconds,
-        record.best
-    ));
-    f.write_all(line.as_bytes()).map_err(|e| Error::io(path, e))
-}
-
-/// Keeps the header and the first `rows` rows of `metrics.csv` (rows after the checkpoint are
-/// redone by a resumed run).
-fn truncate_csv(path: &Path, rows: usize) -> Result<()> {
-    if !path.exists() {
-        return Ok(());
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let kept: Vec<&str> = text.lines().take(rows + 1).collect();
-    checkpoint::write_atomic(path, format!("{}\n", kept.join("\n")).as_bytes())
-}
-
 /// Redraws `curves.png` from `metrics.csv`; a failure is logged, never fatal.
 fn plot_curves(run: &Path) {
-    let csv = run.join("metrics.csv");
-    let Ok(text) = std::fs::read_to_string(&csv) else {
-        return;
+    let rows = match read_csv::<EpochRecord>(&run.join("metrics.csv")) {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!("could not read the training log: {e}");
+            return;
+        }
     };
-    let num = |s: &str| s.parse::<f64>().ok();
-    let rows: Vec<crate::viz::EpochRow> = text
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let c: Vec<&str> = line.split(',').collect();
-            Some(crate::viz::EpochRow {
-                epoch: c.first()?.parse().ok()?,
-                train_loss: num(c.get(1)?)?,
-                lr: num(c.get(2)?)?,
-                val_f1: c.get(3).and_then(|v| num(v)),
-                val_loss: None,
-            })
+    let rows: Vec<crate::viz::EpochRow> = rows
+        .iter()
+        .map(|r| crate::viz::EpochRow {
+            epoch: r.epoch,
+            train_loss: r.train_loss,
+            lr: r.lr,
+            val_f1: r.val_f1,
+            val_loss: None,
         })
         .collect();
     if let Err(e) = crate::viz::training_curves(&rows, run.join("curves.png")) {
         tracing::warn!("could not draw the training curves: {e}");
     }
+}
+
+/// The data of a run: the decoded training and validation images and the batch plan.
+struct RunData {
+    train: Arc<SampleCache>,
+    val: Vec<Sample>,
+    steps_per_epoch: usize,
+    batches: BatchConfig,
+}
+
+impl RunData {
+    /// Splits the dataset as the config says, decodes every image once and caches it.
+    fn load(
+        cfg: &ExperimentConfig,
+        opts: &TrainOptions,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Self> {
+        let kind = cfg.data.dataset;
+        let cases = kind.cases(&opts.data_root)?;
+        let Split { mut train, val, .. } = cfg.data.split.apply(&cases)?;
+        if cfg.data.train_limit > 0 {
+            train.truncate(cfg.data.train_limit);
+        }
+        if train.is_empty() {
+            return Err(Error::InvalidConfig(format!(
+                "no training cases in {} with this split",
+                opts.data_root.display()
+            )));
+        }
+        let load = LoadConfig {
+            preprocess: cfg.data.preprocess.clone(),
+            fov: cfg.data.fov,
+            threads: opts.threads,
+        };
+        let train_cache = Arc::new(SampleCache::load(&train, kind, &load)?);
+        let val_samples = SampleCache::load(&val, kind, &load)?.samples;
+        observer.on_start(&format!(
+            "{} training and {} validation images from {}",
+            train.len(),
+            val_samples.len(),
+            opts.data_root.display()
+        ));
+        let steps_per_epoch = match (&cfg.data.sampling, cfg.train.batches_per_epoch) {
+            (SampleMode::Whole, 0) => train_cache.len().div_ceil(cfg.train.batch_size),
+            (_, n) => n,
+        };
+        let batches = BatchConfig {
+            batch_size: cfg.train.batch_size,
+            batches_per_epoch: steps_per_epoch,
+            mode: cfg.data.sampling.clone(),
+            augment: cfg.data.augment.clone(),
+            seed: cfg.seed,
+            prefetch: cfg.train.prefetch,
+        };
+        Ok(RunData {
+            train: train_cache,
+            val: val_samples,
+            steps_per_epoch,
+            batches,
+        })
+    }
+}
+
+/// What one epoch of optimizer steps measured.
+struct EpochStats {
+    mean_loss: f64,
+    lr: f64,
+    items_per_s: f64,
+    data_wait_share: f64,
+}
+
+/// The state of a run between epochs: model, optimizer, loss and loop counters.
+struct Trainer<'a> {
+    cfg: &'a ExperimentConfig,
+    run: PathBuf,
+    /// The autodiff device training runs on.
+    device: Device,
+    /// The plain device validation runs on.
+    plain: Device,
+    model: SegNet,
+    optim: ModuleOptimizer,
+    loss: CombinedLoss,
+    state: LoopState,
+}
+
+impl<'a> Trainer<'a> {
+    /// A fresh model and optimizer, or those of the run's checkpoint when `opts.resume` (then
+    /// `metrics.csv` keeps only the rows of the checkpoint's epochs).
+    fn new(cfg: &'a ExperimentConfig, opts: &TrainOptions) -> Result<Self> {
+        let device = opts.device.clone().autodiff();
+        device.seed(cfg.seed);
+        let mut trainer = Trainer {
+            cfg,
+            run: opts.out.clone(),
+            model: cfg.model_config()?.init(&device)?,
+            device,
+            plain: opts.device.clone(),
+            optim: build_optimizer(cfg),
+            loss: cfg.loss.init()?,
+            state: LoopState::default(),
+        };
+        if opts.resume {
+            trainer.restore()?;
+        }
+        Ok(trainer)
+    }
+
+    fn restore(&mut self) -> Result<()> {
+        let csv = self.run.join("metrics.csv");
+        let Some(ck) = checkpoint::load(&self.run)? else {
+            return truncate_log(&csv, 0);
+        };
+        let bad = |e: &dyn std::fmt::Display| Error::Decode {
+            path: checkpoint::dir(&self.run),
+            reason: e.to_string(),
+        };
+        let record =
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model)).map_err(|e| bad(&e))?;
+        self.model = self
+            .model
+            .clone()
+            .try_load_record(record)
+            .map_err(|e| bad(&e))?;
+        let fresh = build_optimizer(self.cfg);
+        self.optim = fresh
+            .from_bytes(Bytes::from_bytes_vec(ck.optim))
+            .map_err(|e| bad(&e))?;
+        self.state = ck.state;
+        truncate_log(&csv, self.state.epochs_done)
+    }
+
+    fn done(&self) -> bool {
+        self.state.epochs_done >= self.cfg.train.epochs || self.state.stopped_early
+    }
+
+    /// One epoch of optimizer steps.
+    fn train_epoch(
+        &mut self,
+        data: &RunData,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<EpochStats> {
+        let cfg = self.cfg;
+        let epoch = self.state.epochs_done;
+        let steps_per_epoch = data.steps_per_epoch;
+        let total_steps = cfg.train.epochs * steps_per_epoch;
+        let start = Instant::now();
+        let mut loader = BatchLoader::epoch(data.train.clone(), &data.batches, epoch as u64)?;
+        let (mut loss_sum, mut items, mut lr) = (0.0, 0usize, cfg.optim.lr);
+        for step in 0..steps_per_epoch {
+            let batch = match loader.next_batch() {
+                Some(b) => b?,
+                None => break,
+            };
+            lr = cfg.schedule.lr(
+                cfg.optim.lr,
+                self.state.steps_done,
+                total_steps,
+                steps_per_epoch,
+            );
+            let (x, y, _fov) = batch.to_tensors(&self.device);
+            let (model, value, _phases) = step::train_step(
+                self.model.clone(),
+                &mut self.optim,
+                &self.loss,
+                x,
+                y,
+                lr,
+                cfg.train.replicas,
+            );
+            if !value.is_finite() {
+                // The updated model is dropped: the last checkpoint stays the run's state.
+                return Err(Error::NonFinite {
+                    epoch: epoch + 1,
+                    step,
+                    run: self.run.clone(),
+                });
+            }
+            self.model = model;
+            loss_sum += value;
+            items += batch.shape[0];
+            self.state.steps_done += 1;
+            observer.on_step(&StepInfo {
+                epoch,
+                step,
+                steps_per_epoch,
+                loss: value,
+                lr,
+                items_per_s: items as f64 / start.elapsed().as_secs_f64().max(1e-9),
+                data_wait_share: loader.stats().wait_share,
+            });
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let data_wait_share = loader.stats().wait_share;
+        self.state.epochs_done += 1;
+        Ok(EpochStats {
+            mean_loss: loss_sum / steps_per_epoch.max(1) as f64,
+            lr,
+            items_per_s: items as f64 / seconds.max(1e-9),
+            data_wait_share,
+        })
+    }
+
+    /// Validates if this epoch is due (every `train.val_every` epochs and after the last),
+    /// filling `record`'s validation fields, writing `model_best.safetensors` on a new best
+    /// pooled F1 and counting towards early stopping otherwise.
+    fn validate(&mut self, val: &[Sample], record: &mut EpochRecord) -> Result<()> {
+        let cfg = self.cfg;
+        let done = self.state.epochs_done;
+        let due = !val.is_empty()
+            && cfg.train.val_every > 0
+            && (done.is_multiple_of(cfg.train.val_every) || done == cfg.train.epochs);
+        if !due {
+            return Ok(());
+        }
+        let net = self.model.valid();
+        let (f1, f1_mean, auc) = validation_scores(&net, val, cfg, &self.plain)?;
+        record.val_f1 = Some(f1);
+        record.val_f1_mean = Some(f1_mean);
+        record.val_auc = auc;
+        if self.state.best_f1.is_none_or(|b| f1 > b) {
+            self.state.best_f1 = Some(f1);
+            self.state.best_epoch = Some(done);
+            self.state.since_best = 0;
+            record.best = true;
+            save_weights(
+                &net,
+                &weights_meta(cfg, done)?,
+                &self.run.join("model_best.safetensors"),
+            )?;
+        } else {
+            self.state.since_best += 1;
+            let patience = cfg.train.early_stopping_patience;
+            if patience > 0 && self.state.since_best >= patience {
+                self.state.stopped_early = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends `record` to `metrics.csv`, replaces the checkpoint and redraws `curves.png`.
+    fn save_epoch(&self, record: &EpochRecord) -> Result<()> {
+        let csv = self.run.join("metrics.csv");
+        let mut rows: Vec<EpochRecord> = read_csv(&csv)?;
+        rows.push(record.clone());
+        write_csv(&csv, &rows)?;
+        let model = self
+            .model
+            .clone()
+            .into_record()
+            .into_bytes()
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let optim = self
+            .optim
+            .into_bytes()
+            .map_err(|e| Error::InvalidInput(e.to_string()))?;
+        checkpoint::save(&self.run, &self.state, &model, &optim)?;
+        plot_curves(&self.run);
+        Ok(())
+    }
+
+    /// Writes the final weights (also as the best ones when the run never validated).
+    fn finish(self, started: Instant) -> Result<TrainSummary> {
+        let net = self.model.valid();
+        let meta = weights_meta(self.cfg, self.state.epochs_done)?;
+        save_weights(&net, &meta, &self.run.join("model_final.safetensors"))?;
+        if self.state.best_f1.is_none() {
+            save_weights(&net, &meta, &self.run.join("model_best.safetensors"))?;
+        }
+        Ok(TrainSummary {
+            run: self.run,
+            epochs_done: self.state.epochs_done,
+            best: self.state.best_f1.zip(self.state.best_epoch),
+            stopped_early: self.state.stopped_early,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// Keeps the first `rows` rows of `metrics.csv` (rows after the checkpoint are redone by a
+/// resumed run).
+fn truncate_log(path: &Path, rows: usize) -> Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut kept: Vec<EpochRecord> = read_csv(path)?;
+    kept.truncate(rows);
+    write_csv(path, &kept)
 }
 
 /// Trains `cfg` into `opts.out`.
@@ -286,211 +528,29 @@ pub fn train(
 ) -> Result<TrainSummary> {
     let started = Instant::now();
     cfg.validate()?;
-    let model_cfg = cfg.model_config()?;
-    prepare_run_folder(opts)?;
-    let run = opts.out.clone();
-    checkpoint::write_atomic(&run.join("config.toml"), cfg.to_toml().as_bytes())?;
-    // Operational facts, so `--resume` and `eval --run` find the data again.
-    let info = serde_json::json!({
-        "data_root": std::fs::canonicalize(&opts.data_root).unwrap_or_else(|_| opts.data_root.clone()),
-        "medseg": env!("CARGO_PKG_VERSION"),
-    });
-    checkpoint::write_atomic(&run.join("run.json"), info.to_string().as_bytes())?;
-
-    // Data: split, decode once, cache.
-    let kind = cfg.data.dataset;
-    let cases = kind.cases(&opts.data_root)?;
-    let Split { mut train, val, .. } = cfg.data.split.apply(&cases)?;
-    if cfg.data.train_limit > 0 {
-        train.truncate(cfg.data.train_limit);
-    }
-    if train.is_empty() {
-        return Err(Error::InvalidConfig(format!(
-            "no training cases in {} with this split",
-            opts.data_root.display()
-        )));
-    }
-    let load = LoadConfig {
-        preprocess: cfg.data.preprocess.clone(),
-        fov: cfg.data.fov,
-        threads: opts.threads,
-    };
-    let train_cache = Arc::new(SampleCache::load(&train, kind, &load)?);
-    let val_samples = SampleCache::load(&val, kind, &load)?.samples;
-    observer.on_start(&format!(
-        "{} training and {} validation images from {}",
-        train.len(),
-        val_samples.len(),
-        opts.data_root.display()
-    ));
-
-    let steps_per_epoch = match (&cfg.data.sampling, cfg.train.batches_per_epoch) {
-        (SampleMode::Whole, 0) => train_cache.len().div_ceil(cfg.train.batch_size),
-        (_, n) => n,
-    };
-    let batch_cfg = BatchConfig {
-        batch_size: cfg.train.batch_size,
-        batches_per_epoch: steps_per_epoch,
-        mode: cfg.data.sampling.clone(),
-        augment: cfg.data.augment.clone(),
-        seed: cfg.seed,
-        prefetch: cfg.train.prefetch,
-    };
-
-    // Model, optimizer, loss; restored from the checkpoint when resuming.
-    let device = opts.device.clone().autodiff();
-    device.seed(cfg.seed);
-    let mut model = model_cfg.init(&device)?;
-    let mut optim = build_optimizer(cfg);
-    let loss_fn = cfg.loss.init()?;
-    let mut state = LoopState::default();
-    let csv = run.join("metrics.csv");
-    if opts.resume {
-        if let Some(ck) = checkpoint::load(&run)? {
-            let record =
-                ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model)).map_err(|e| {
-                    Error::Decode {
-                        path: checkpoint::dir(&run),
-                        reason: e.to_string(),
-                    }
-                })?;
-            model = model.try_load_record(record).map_err(|e| Error::Decode {
-                path: checkpoint::dir(&run),
-                reason: e.to_string(),
-            })?;
-            optim = optim
-                .from_bytes(Bytes::from_bytes_vec(ck.optim))
-                .map_err(|e| Error::Decode {
-                    path: checkpoint::dir(&run),
-                    reason: e.to_string(),
-                })?;
-            state = ck.state;
-            truncate_csv(&csv, state.epochs_done)?;
-        } else {
-            truncate_csv(&csv, 0)?;
-        }
-    }
-
-    let total_steps = cfg.train.epochs * steps_per_epoch;
-    let meta_best = |epochs| weights_meta(cfg, epochs);
-    let mut lr = cfg.optim.lr;
-    while state.epochs_done < cfg.train.epochs && !state.stopped_early {
-        let epoch = state.epochs_done;
+    cfg.model_config()?;
+    prepare_run_folder(cfg, opts)?;
+    let data = RunData::load(cfg, opts, observer)?;
+    let mut trainer = Trainer::new(cfg, opts)?;
+    while !trainer.done() {
         let epoch_start = Instant::now();
-        let mut loader = BatchLoader::epoch(train_cache.clone(), &batch_cfg, epoch as u64)?;
-        let mut loss_sum = 0.0;
-        let mut items = 0usize;
-        for step in 0..steps_per_epoch {
-            let batch = match loader.next_batch() {
-                Some(b) => b?,
-                None => break,
-            };
-            lr = cfg
-                .schedule
-                .lr(cfg.optim.lr, state.steps_done, total_steps, steps_per_epoch);
-            let (x, y, _fov) = batch.to_tensors(&device);
-            let (grads, value) = step::batch_gradients(&model, &loss_fn, x, y, cfg.train.replicas);
-            if !value.is_finite() {
-                return Err(Error::NonFinite {
-                    epoch: epoch + 1,
-                    step,
-                    run: run.clone(),
-                });
-            }
-            model = optim.step(lr, model, grads);
-            loss_sum += value;
-            items += batch.shape[0];
-            state.steps_done += 1;
-            let stats = loader.stats();
-            observer.on_step(&StepInfo {
-                epoch,
-                step,
-                steps_per_epoch,
-                loss: value,
-                lr,
-                items_per_s: items as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9),
-                data_wait_share: stats.wait_share,
-            });
-        }
-        let train_seconds = epoch_start.elapsed().as_secs_f64();
-        let wait_share = loader.stats().wait_share;
-        drop(loader);
-        state.epochs_done += 1;
-
-        let last = state.epochs_done == cfg.train.epochs;
-        let do_val = !val_samples.is_empty()
-            && cfg.train.val_every > 0
-            && (state.epochs_done % cfg.train.val_every == 0 || last);
+        let stats = trainer.train_epoch(&data, observer)?;
         let mut record = EpochRecord {
-            epoch: state.epochs_done,
-            train_loss: loss_sum / steps_per_epoch.max(1) as f64,
-            lr,
+            epoch: trainer.state.epochs_done,
+            train_loss: stats.mean_loss,
+            lr: stats.lr,
             val_f1: None,
             val_f1_mean: None,
             val_auc: None,
-            items_per_s: items as f64 / train_seconds.max(1e-9),
-            data_wait_share: wait_share,
+            items_per_s: stats.items_per_s,
+            data_wait_share: stats.data_wait_share,
             seconds: 0.0,
             best: false,
         };
-        let plain = opts.device.clone();
-        if do_val {
-            let eval_net = model.valid();
-            let (f1, f1_mean, auc) = validate(&eval_net, &val_samples, cfg, &plain)?;
-            record.val_f1 = Some(f1);
-            record.val_f1_mean = Some(f1_mean);
-            record.val_auc = auc;
-            if state.best_f1.is_none_or(|b| f1 > b) {
-                state.best_f1 = Some(f1);
-                state.best_epoch = Some(state.epochs_done);
-                state.since_best = 0;
-                record.best = true;
-                save_weights(
-                    &eval_net,
-                    &meta_best(state.epochs_done)?,
-                    &run.join("model_best.safetensors"),
-                )?;
-            } else {
-                state.since_best += 1;
-                let patience = cfg.train.early_stopping_patience;
-                if patience > 0 && state.since_best >= patience {
-                    state.stopped_early = true;
-                }
-            }
-        }
+        trainer.validate(&data.val, &mut record)?;
         record.seconds = epoch_start.elapsed().as_secs_f64();
-        append_csv(&csv, &record)?;
-        let model_bytes = model
-            .clone()
-            .into_record()
-            .into_bytes()
-            .map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let optim_bytes = optim
-            .into_bytes()
-            .map_err(|e| Error::InvalidInput(e.to_string()))?;
-        checkpoint::save(&run, &state, &model_bytes, &optim_bytes)?;
-        plot_curves(&run);
+        trainer.save_epoch(&record)?;
         observer.on_epoch(&record);
     }
-    let final_net = model.valid();
-    save_weights(
-        &final_net,
-        &weights_meta(cfg, state.epochs_done)?,
-        &run.join("model_final.safetensors"),
-    )?;
-    if state.best_f1.is_none() {
-        // no validation: the final weights are also the best we know
-        save_weights(
-            &final_net,
-            &weights_meta(cfg, state.epochs_done)?,
-            &run.join("model_best.safetensors"),
-        )?;
-    }
-    Ok(TrainSummary {
-        run,
-        epochs_done: state.epochs_done,
-        best: state.best_f1.zip(state.best_epoch),
-        stopped_early: state.stopped_early,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    trainer.finish(started)
 }

@@ -13,11 +13,11 @@
 //! - [`maps`]: overlays ([`overlay`], [`overlay_outline`]), [`error_map`] and grey images
 //!   ([`probability_png`], [`probability_png16`], [`mask_png`]).
 //! - [`panel`](mod@panel): [`panel()`], a side-by-side montage with captions.
-//! - [`curves`]: histogram-based curve points for plots ([`roc_points`], [`pr_points`]).
+//! - [`curves`]: ROC and PR curve points from the metrics histogram ([`roc_points`], [`pr_points`]).
 //! - [`charts`]: PNG charts ([`roc_curve`], [`pr_curve`], [`training_curves`]).
 //! - [`save`]: atomic PNG writing ([`save_png`]).
 //!
-//! The builders in [`maps`], [`panel`](mod@panel) and [`curves`] panic when a buffer's length
+//! The builders in [`maps`] and [`panel`](mod@panel) panic when a buffer's length
 //! does not match `width * height` (a caller bug, like an out-of-range slice index); each
 //! documents this under `# Panics`. Functions that touch the file system return
 //! [`crate::Result`] and their errors name the path.
@@ -32,7 +32,7 @@ pub mod save;
 pub use charts::{
     CURVE_CHART_SIZE, EpochRow, TRAINING_CHART_SIZE, pr_curve, roc_curve, training_curves,
 };
-pub use curves::{HISTOGRAM_BINS, pr_points, roc_points};
+pub use curves::{pr_points, roc_points};
 pub use maps::{
     ERROR_MAP_LEGEND, FALSE_NEGATIVE_COLOR, FALSE_POSITIVE_COLOR, Gray16Image, OUTSIDE_FOV_COLOR,
     TRUE_NEGATIVE_COLOR, TRUE_POSITIVE_COLOR, error_map, mask_png, overlay, overlay_outline,

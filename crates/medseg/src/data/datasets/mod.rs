@@ -137,12 +137,8 @@ impl Scan {
     }
 }
 
-/// Image file extensions medseg reads (lower case; `.gz` of each is accepted too).
-pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "tif", "tiff", "gif", "bmp", "ppm", "pgm", "pnm", "pbm",
-];
-
-/// Whether `path` has a readable image extension.
+/// Whether `path` names an image file medseg can read: an extension that `image` knows for a
+/// format this build decodes, optionally followed by `.gz` (STARE ships `.ppm.gz`).
 pub fn is_image_file(path: &Path) -> bool {
     let name = match path.file_name().and_then(|n| n.to_str()) {
         Some(n) => n.to_ascii_lowercase(),
@@ -150,7 +146,10 @@ pub fn is_image_file(path: &Path) -> bool {
     };
     let name = name.strip_suffix(".gz").unwrap_or(&name);
     match name.rsplit_once('.') {
-        Some((stem, ext)) => !stem.is_empty() && IMAGE_EXTENSIONS.contains(&ext),
+        Some((stem, ext)) => {
+            !stem.is_empty()
+                && image::ImageFormat::from_extension(ext).is_some_and(|f| f.reading_enabled())
+        }
         None => false,
     }
 }
@@ -301,4 +300,26 @@ pub(crate) fn ext_of(index: Option<&Index>, default: &str) -> String {
             n.rsplit_once('.').map(|(_, e)| e.to_string())
         })
         .unwrap_or_else(|| default.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_extensions_are_recognised() {
+        for name in [
+            "a.png",
+            "21_manual1.GIF",
+            "im0001.ah.ppm.gz",
+            "x.tiff",
+            "y.jpeg",
+            "z.bmp",
+        ] {
+            assert!(is_image_file(Path::new(name)), "{name}");
+        }
+        for name in ["notes.txt", "metrics.json", "png", "a.gz", ".png", "w.webp"] {
+            assert!(!is_image_file(Path::new(name)), "{name}");
+        }
+    }
 }

@@ -1,17 +1,48 @@
 //! Inference on whole images of any size: preprocessing from the weights file, overlapping tiles
-//! with blending, and the probability map restored to the original size.
+//! with blending and optional test-time mirroring ([`tiling`]), the network run on each batch of
+//! tiles ([`predict_planes`]), and the probability map restored to the original size
+//! ([`Predictor`]). Training's validation uses the same [`predict_planes`]; nothing here depends
+//! on training.
+
+pub mod tiling;
 
 use std::path::Path;
 use std::time::Instant;
 
 use burn::prelude::*;
 
-use crate::Result;
+use crate::data::Planes;
 use crate::data::fov::{FovDeriveConfig, FovSource, derive_fov};
 use crate::data::io::{Mask, Plane, RgbPlanes, read_rgb};
 use crate::models::SegNet;
-use crate::models::weights::{WeightsMeta, load_weights};
-use crate::train::trainer::predict_planes;
+use crate::models::weights::{WeightsMeta, load_weights, load_weights_from_bytes};
+use crate::{Error, Result};
+use tiling::{TileConfig, predict_tiled};
+
+/// Probability map `[H, W]` (row-major) of one preprocessed image: the image cut into tiles as
+/// `tiling` says, each batch of tiles through `net` on `device`, sigmoid of the fused logits,
+/// tiles blended back.
+pub fn predict_planes(
+    net: &SegNet,
+    image: &Planes,
+    tiling: &TileConfig,
+    device: &Device,
+) -> Result<Vec<f32>> {
+    let [tw, th] = tiling.tile;
+    let c = image.channels;
+    let probs = predict_tiled(image, tiling, |batch, n| {
+        let x = Tensor::<4>::from_data(
+            TensorData::new(batch.to_vec(), [n, c, th as usize, tw as usize]),
+            device,
+        );
+        let logits = net.forward(x).fused; // [n, 1, th, tw]
+        burn::tensor::activation::sigmoid(logits)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::InvalidInput(format!("model output: {e:?}")))
+    })?;
+    Ok(probs.data)
+}
 
 /// A loaded model with everything needed to segment an image.
 pub struct Predictor {
@@ -85,6 +116,13 @@ impl Predictor {
     /// inference unless the file already holds the deploy form.
     pub fn load_with(path: &Path, device: &Device, fuse: bool) -> Result<Self> {
         let (net, meta) = load_weights(path, device)?;
+        Ok(Self::new(net, meta, device, fuse))
+    }
+
+    /// Loads medseg weights held in memory (a model embedded in a binary); `origin` names them
+    /// in errors. `fuse` as in [`Predictor::load_with`].
+    pub fn from_bytes(bytes: &[u8], origin: &Path, device: &Device, fuse: bool) -> Result<Self> {
+        let (net, meta) = load_weights_from_bytes(bytes, origin, device)?;
         Ok(Self::new(net, meta, device, fuse))
     }
 

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::preprocess::Planes;
+use crate::data::preprocess::Planes;
 use crate::{Error, Result};
 
 /// Weight map used to blend overlapping tiles.
