@@ -663,3 +663,131 @@ fn train_resolves_extends_and_set_into_the_run_folder() {
         .assert()
         .code(2);
 }
+
+/// Scale normalisation end to end: a trained run's weights carry the training images' FOV
+/// diameter; `data check` reports it; `data resample` writes a doubled test set whose images
+/// `eval --scale auto` brings back by 0.5 (timing.csv says so) while `--scale none` leaves them;
+/// masks stay at the original size; bad factors exit 2.
+#[test]
+fn scale_reference_resample_and_auto_scaling() {
+    let f = Fixture::new();
+    let cfg = f.config("tiny.toml", 1);
+    f.train(&cfg, "run").success();
+    let weights = f.path("run/model_final.safetensors");
+    let meta = medseg::models::weights::read_weights_meta(&weights).unwrap();
+    let Some(medseg::infer::scale::ScaleReference::FovDiameter(reference)) = meta.scale_reference
+    else {
+        panic!("no FOV-diameter reference: {:?}", meta.scale_reference);
+    };
+    let check = medseg()
+        .args(["data", "check", "--dataset", "drive", "--json", "--root"])
+        .arg(f.path("data"))
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    let median = report["fov_diameter"]["median"].as_f64().unwrap();
+    assert!(
+        (median - reference).abs() <= 2.0,
+        "check median {median} vs the trained reference {reference}"
+    );
+    // the fingerprint measures the same FOV and the synthetic vessels' width
+    let fp = medseg()
+        .args([
+            "data",
+            "fingerprint",
+            "--dataset",
+            "drive",
+            "--json",
+            "--root",
+        ])
+        .arg(f.path("data"))
+        .output()
+        .unwrap();
+    assert!(
+        fp.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fp.stderr)
+    );
+    let fp: serde_json::Value = serde_json::from_slice(&fp.stdout).unwrap();
+    assert_eq!(fp["cases"], 6);
+    let fp_all = fp["fov_diameter"]["median"].as_f64().unwrap();
+    assert!((fp_all - median).abs() <= 2.0, "{fp_all} vs {median}");
+    let width = fp["structure_width"]["median"].as_f64().unwrap();
+    assert!((1.0..8.0).contains(&width), "vessel width {width}");
+    assert!(fp["equivalent_diameter"]["median"].as_f64().unwrap() > width);
+
+    medseg()
+        .args([
+            "data",
+            "resample",
+            "--dataset",
+            "drive",
+            "--factor",
+            "2",
+            "--root",
+        ])
+        .arg(f.path("data"))
+        .arg("--out")
+        .arg(f.path("x2"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 case(s)"));
+    let img = image::open(f.path("x2/imagesTs/01.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (96, 96));
+
+    let eval = |mode: &str| {
+        let out = f.path(&format!("eval-{mode}"));
+        medseg()
+            .args([
+                "eval",
+                "--dataset",
+                "folder",
+                "--split",
+                "test",
+                "--weights",
+            ])
+            .arg(&weights)
+            .arg("--root")
+            .arg(f.path("x2"))
+            .args(["--scale", mode, "--out"])
+            .arg(&out)
+            .assert()
+            .success();
+        let timing = std::fs::read_to_string(out.join("timing.csv")).unwrap();
+        let mut lines = timing.lines();
+        assert_eq!(lines.next(), Some("id,seconds,scale,fov_diameter"));
+        let scales: Vec<f64> = lines
+            .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+            .collect();
+        let mask = image::open(out.join("mask/01.png")).unwrap();
+        assert_eq!((mask.width(), mask.height()), (96, 96), "{mode}");
+        scales
+    };
+    for s in eval("auto") {
+        assert!((s - 0.5).abs() < 0.06, "auto factor {s}");
+    }
+    assert!(eval("none").iter().all(|&s| s == 1.0));
+
+    for bad in ["0", "-2", "nan", "huge"] {
+        medseg()
+            .args(["predict", "--weights"])
+            .arg(&weights)
+            .arg(f.path("x2/imagesTs/01.png"))
+            .arg(format!("--scale={bad}"))
+            .arg("--out")
+            .arg(f.path("p"))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("scale"));
+    }
+    // a factor that would make a huge image is refused with the reason
+    medseg()
+        .args(["predict", "--weights"])
+        .arg(&weights)
+        .arg(f.path("x2/imagesTs/01.png"))
+        .args(["--scale", "200", "--out"])
+        .arg(f.path("p"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("megapixels"));
+}

@@ -23,17 +23,22 @@ use crate::{Error, Result};
 pub struct EvalResult {
     /// Metrics per image and aggregated.
     pub report: MetricReport,
-    /// Seconds of inference per image, by ID.
-    pub seconds: Vec<(String, f64)>,
+    /// Time and scale of each image's inference, in evaluation order.
+    pub timing: Vec<Timing>,
 }
 
-/// One row of `timing.csv`: seconds of inference for one image.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// One row of `timing.csv`: the inference of one image.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timing {
     /// Case ID.
     pub id: String,
-    /// Seconds (preprocessing, network, restoring).
+    /// Seconds (scaling, preprocessing, network, restoring).
     pub seconds: f64,
+    /// The scale factor applied before the network (1 = unscaled; see [`crate::infer::scale`]).
+    pub scale: f64,
+    /// The FOV diameter in pixels the factor came from (empty unless `--scale auto` measured
+    /// one).
+    pub fov_diameter: Option<f64>,
 }
 
 /// Evaluates `predictor` on labelled `cases`; writes pictures and reports under `out` if given.
@@ -63,7 +68,7 @@ pub fn evaluate_groups(
         return Err(Error::InvalidInput("no cases to evaluate".into()));
     }
     let mut acc = MetricAccumulator::new(threshold)?;
-    let mut seconds = Vec::with_capacity(count);
+    let mut timing = Vec::with_capacity(count);
     for (predictor, case) in groups
         .iter()
         .flat_map(|(p, cases)| cases.iter().map(move |c| (*p, c)))
@@ -82,7 +87,18 @@ pub fn evaluate_groups(
             &truth.data,
             Some(&decoded.fov.data),
         )?;
-        seconds.push((case.id.clone(), pred.seconds));
+        if pred.scale.fov_fallback {
+            tracing::warn!(
+                "{}: no field of view found; its width stood in for the FOV diameter",
+                case.image.display()
+            );
+        }
+        timing.push(Timing {
+            id: case.id.clone(),
+            seconds: pred.seconds,
+            scale: pred.scale.factor,
+            fov_diameter: pred.scale.diameter,
+        });
         if let Some(out) = out {
             let (w, h) = (decoded.image.width, decoded.image.height);
             let id = &case.id;
@@ -114,13 +130,6 @@ pub fn evaluate_groups(
         let write = |name: &str, text: String| write_atomic(&out.join(name), text.as_bytes());
         write("metrics.json", report.to_json())?;
         write("metrics.csv", report.to_csv())?;
-        let timing: Vec<Timing> = seconds
-            .iter()
-            .map(|(id, s)| Timing {
-                id: id.clone(),
-                seconds: *s,
-            })
-            .collect();
         write_csv(&out.join("timing.csv"), &timing)?;
         if let Some(auc) = report.pooled.auc {
             viz::roc_curve(&roc, auc, out.join("roc.png"))?;
@@ -129,5 +138,5 @@ pub fn evaluate_groups(
             viz::pr_curve(&pr, ap, out.join("pr.png"))?;
         }
     }
-    Ok(EvalResult { report, seconds })
+    Ok(EvalResult { report, timing })
 }

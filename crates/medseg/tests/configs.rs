@@ -386,6 +386,7 @@ fn synthetic_variants() -> Vec<ExperimentConfig> {
             "schedule.decay={ kind = \"step\", every_epochs = 10, gamma = 0.5 }",
             "train.tiling.blend=\"constant\"",
             "data.fov=\"derive\"",
+            "data.scale=\"reference\"",
             "model.preset=\"unet-pp-ds\"",
         ],
         &[

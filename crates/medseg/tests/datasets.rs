@@ -396,10 +396,29 @@ fn cache_loads_in_parallel_and_preprocesses() {
         preprocess: PreprocessConfig::vessels(),
         fov: FovSource::Auto,
         threads: 3,
+        scale_to: None,
     };
     let cache = SampleCache::load(&cases, DatasetKind::Drive, &cfg).unwrap();
     assert_eq!(cache.len(), 4);
     assert_eq!(cache.samples[0].image.channels, 1);
+    // scaled to twice its FOV diameter, a sample doubles in size, mask and FOV with it
+    let first = &cache.samples[0];
+    let d = medseg::infer::scale::fov_diameter(&first.fov).unwrap();
+    let doubled = LoadConfig {
+        scale_to: Some(2.0 * d),
+        ..cfg.clone()
+    };
+    let s = load_case(&cases[0], DatasetKind::Drive, &doubled).unwrap();
+    assert_eq!(
+        (s.image.width, s.mask.width, s.fov.height),
+        (
+            2 * first.image.width,
+            2 * first.mask.width,
+            2 * first.fov.height
+        )
+    );
+    let d2 = medseg::infer::scale::fov_diameter(&s.fov).unwrap();
+    assert!((d2 - 2.0 * d).abs() <= 2.0, "{d2} vs {}", 2.0 * d);
     let lesions = LoadConfig {
         preprocess: PreprocessConfig::lesions(16),
         ..cfg

@@ -171,11 +171,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         println!("{}", r.to_json());
     } else {
         println!("{r}");
-        let total: f64 = result.seconds.iter().map(|(_, s)| s).sum();
+        let total: f64 = result.timing.iter().map(|t| t.seconds).sum();
         println!(
             "inference: {:.3} s per image on average ({} images)",
-            total / result.seconds.len() as f64,
-            result.seconds.len()
+            total / result.timing.len() as f64,
+            result.timing.len()
         );
         println!("outputs: {}", out.display());
     }

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use burn::tensor::Device;
 use medseg::infer::Predictor;
+use medseg::infer::scale::ScaleMode;
 
 use crate::device::DeviceKind;
 
@@ -31,6 +32,16 @@ pub struct InferenceArgs {
     /// (four times slower).
     #[arg(long)]
     pub tta: bool,
+    /// Scale normalisation: `auto` resamples each image so that its field of view matches the
+    /// training images' (when the weights carry that reference), `none` never resamples, a
+    /// number resamples every image by that factor (0.5 halves each side). Masks and metrics
+    /// stay at the original size.
+    #[arg(long, default_value = "auto", value_parser = parse_scale)]
+    pub scale: ScaleMode,
+}
+
+fn parse_scale(s: &str) -> Result<ScaleMode, String> {
+    s.parse().map_err(|e: medseg::Error| e.to_string())
 }
 
 impl InferenceArgs {
@@ -49,6 +60,7 @@ impl InferenceArgs {
 
     fn configure(&self, mut predictor: Predictor) -> Predictor {
         predictor.meta.tiling.mirror |= self.tta;
+        predictor.scale = self.scale;
         predictor
     }
 }

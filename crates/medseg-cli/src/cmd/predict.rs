@@ -96,7 +96,20 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             &file_for("overlay"),
         )?;
         total += pred.seconds;
-        println!("{}: {}x{} in {:.3} s", file.display(), w, h, pred.seconds);
+        if pred.scale.fov_fallback {
+            eprintln!(
+                "warning: {}: no field of view found; its width stood in for the FOV diameter",
+                file.display()
+            );
+        }
+        println!(
+            "{}: {}x{} in {:.3} s, scale {:.3}",
+            file.display(),
+            w,
+            h,
+            pred.seconds,
+            pred.scale.factor
+        );
     }
     println!(
         "{} image(s), {:.3} s per image; outputs in {}",

@@ -13,27 +13,38 @@ use super::fov::{FovDeriveConfig, FovOrigin, FovSource, derive_fov};
 use super::io::{check_size, read_mask};
 use super::loader::{decode_case, par_map};
 use super::{Case, DatasetKind, Subset};
+use crate::infer::scale::fov_diameter;
 use crate::{Error, Result};
 
-/// Mean, minimum and maximum of a per-case quantity.
+/// Mean, median, minimum and maximum of a per-case quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Stats {
     pub mean: f64,
+    pub median: f64,
     pub min: f64,
     pub max: f64,
     pub n: usize,
 }
 
 impl Stats {
-    fn of(values: &[f64]) -> Option<Stats> {
+    pub(crate) fn of(values: &[f64]) -> Option<Stats> {
         if values.is_empty() {
             return None;
         }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
         Some(Stats {
-            mean: values.iter().sum::<f64>() / values.len() as f64,
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            n: values.len(),
+            mean: values.iter().sum::<f64>() / n as f64,
+            median,
+            min: sorted[0],
+            max: sorted[n - 1],
+            n,
         })
     }
 }
@@ -109,6 +120,11 @@ pub struct CheckReport {
     pub fov_origin: BTreeMap<String, usize>,
     /// IoU of the derived FOV against the official one, where official FOVs exist.
     pub fov_derivation_iou: Option<Stats>,
+    /// FOV diameter in pixels ([`crate::infer::scale::fov_diameter`]: its horizontal extent;
+    /// the image width for whole images) over the training cases (the official training subset
+    /// where the layout has one, else every case). Its median is the scale reference training
+    /// stores with the weights.
+    pub fov_diameter: Option<Stats>,
     pub problems: Vec<Problem>,
 }
 
@@ -121,6 +137,7 @@ impl CheckReport {
 
 struct CaseResult {
     size: (u32, u32),
+    fov_diameter: f64,
     fg: Option<(f64, f64)>,
     fov_cov: f64,
     origin: FovOrigin,
@@ -158,6 +175,7 @@ fn check_case(case: &Case, kind: DatasetKind) -> Result<CaseResult> {
         .then(|| derive_fov(&d.image, &FovDeriveConfig::default()).iou(&d.fov));
     Ok(CaseResult {
         size: d.image.size(),
+        fov_diameter: fov_diameter(&d.fov).unwrap_or(d.image.width as f64),
         fg,
         fov_cov: d.fov.fraction(),
         origin: d.fov_origin,
@@ -190,12 +208,17 @@ pub fn check(kind: DatasetKind, root: &Path, threads: usize) -> Result<CheckRepo
         counts.second_observer += c.second_observer.is_some() as usize;
     }
     let results = par_map(&cases, threads, |c| Ok(check_case(c, kind)))?;
+    let has_train = cases.iter().any(|c| c.subset == Some(Subset::Train));
+    let mut diameters = Vec::new();
     let mut sizes: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let (mut fg, mut fg_fov, mut cov, mut ious) = (vec![], vec![], vec![], vec![]);
     let mut fov_origin = BTreeMap::new();
-    for r in results {
+    for (case, r) in cases.iter().zip(results) {
         match r {
             Ok(r) => {
+                if !has_train || case.subset == Some(Subset::Train) {
+                    diameters.push(r.fov_diameter);
+                }
                 *sizes.entry(r.size).or_default() += 1;
                 if let Some((a, b)) = r.fg {
                     fg.push(a);
@@ -231,6 +254,7 @@ pub fn check(kind: DatasetKind, root: &Path, threads: usize) -> Result<CheckRepo
         fov_coverage: Stats::of(&cov),
         fov_origin,
         fov_derivation_iou: Stats::of(&ious),
+        fov_diameter: Stats::of(&diameters),
         problems,
     })
 }

@@ -30,6 +30,10 @@ pub struct LoadConfig {
     /// Decoding threads; 0 = all available cores.
     #[serde(default)]
     pub threads: usize,
+    /// Resample each image (and its mask and FOV) so that its FOV diameter is this many pixels
+    /// before preprocessing ([`crate::infer::scale`]); `None` keeps the decoded size.
+    #[serde(default)]
+    pub scale_to: Option<f64>,
 }
 
 /// A decoded case at the original resolution, before preprocessing (used by `data check`
@@ -77,13 +81,48 @@ pub fn load_case(case: &Case, kind: DatasetKind, cfg: &LoadConfig) -> Result<Sam
             )));
         }
     };
-    let image = cfg.preprocess.apply(&d.image, &d.fov)?;
+    let (image, mask, fov) = match cfg.scale_to {
+        Some(target) => scale_to(d.image, mask, d.fov, target, case)?,
+        None => (d.image, mask, d.fov),
+    };
     Ok(Sample {
         id: case.id.clone(),
-        image,
+        image: cfg.preprocess.apply(&image, &fov)?,
         mask: cfg.preprocess.apply_mask(&mask),
-        fov: cfg.preprocess.apply_mask(&d.fov),
+        fov: cfg.preprocess.apply_mask(&fov),
     })
+}
+
+/// Image, mask and FOV resampled so that the FOV diameter becomes `target` pixels (unchanged
+/// within [`crate::infer::scale::UNIT_TOLERANCE`]).
+fn scale_to(
+    image: super::RgbPlanes,
+    mask: Mask,
+    fov: Mask,
+    target: f64,
+    case: &Case,
+) -> Result<(super::RgbPlanes, Mask, Mask)> {
+    use crate::infer::scale::{ScaleMode, ScaleReference, factor, scaled_size};
+    let decision = factor(
+        ScaleMode::Auto,
+        Some(&ScaleReference::FovDiameter(target)),
+        &fov,
+    )?;
+    if decision.fov_fallback {
+        tracing::warn!(
+            "{}: no field of view found; its width stood in for the FOV diameter",
+            case.image.display()
+        );
+    }
+    if decision.factor == 1.0 {
+        return Ok((image, mask, fov));
+    }
+    let (w, h) = scaled_size(image.size(), decision.factor);
+    Ok((
+        super::preprocess::resize_rgb(&image, w, h),
+        super::preprocess::resize_mask(&mask, w, h),
+        super::preprocess::resize_mask(&fov, w, h),
+    ))
 }
 
 /// Runs `f` on every item with `threads` workers (0 = available cores), keeping input order.

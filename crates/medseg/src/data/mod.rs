@@ -15,11 +15,13 @@
 pub mod augment;
 pub mod check;
 pub mod datasets;
+pub mod fingerprint;
 pub mod fov;
 pub mod io;
 pub mod loader;
 pub mod patches;
 pub mod preprocess;
+pub mod resample;
 pub mod rng;
 pub mod split;
 pub mod synth;

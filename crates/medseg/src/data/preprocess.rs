@@ -418,6 +418,27 @@ pub fn resize_planes(p: &Planes, width: u32, height: u32) -> Planes {
     out
 }
 
+/// An RGB image resampled to `width x height` (bilinear, antialiased when shrinking).
+pub fn resize_rgb(image: &RgbPlanes, width: u32, height: u32) -> RgbPlanes {
+    let planes = Planes::from_planes(&[image.channel(0), image.channel(1), image.channel(2)]);
+    let r = resize_planes(&planes, width, height);
+    RgbPlanes {
+        width,
+        height,
+        planes: [0, 1, 2].map(|c| r.channel(c).to_vec()),
+    }
+}
+
+/// A probability map resampled to `width x height` (bilinear, antialiased when shrinking).
+pub fn resize_plane(p: &Plane, width: u32, height: u32) -> Plane {
+    let r = resize_planes(&Planes::from_planes(std::slice::from_ref(p)), width, height);
+    Plane {
+        width,
+        height,
+        data: r.channel(0).to_vec(),
+    }
+}
+
 /// Resizes a mask to `width × height` (nearest neighbour, pixel centres).
 pub fn resize_mask(m: &Mask, width: u32, height: u32) -> Mask {
     let (sw, sh) = (m.width as usize, m.height as usize);

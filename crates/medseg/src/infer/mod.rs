@@ -4,6 +4,7 @@
 //! ([`Predictor`]). Training's validation uses the same [`predict_planes`]; nothing here depends
 //! on training.
 
+pub mod scale;
 pub mod tiling;
 
 use std::path::Path;
@@ -14,9 +15,11 @@ use burn::prelude::*;
 use crate::data::Planes;
 use crate::data::fov::{FovDeriveConfig, FovSource, derive_fov};
 use crate::data::io::{Mask, Plane, RgbPlanes, read_rgb};
+use crate::data::preprocess::{resize_mask, resize_plane, resize_rgb};
 use crate::models::SegNet;
 use crate::models::weights::{WeightsMeta, load_weights, load_weights_from_bytes};
 use crate::{Error, Result};
+use scale::{ScaleDecision, ScaleMode};
 use tiling::{TileConfig, predict_tiled};
 
 /// Probability map `[H, W]` (row-major) of one preprocessed image: the image cut into tiles as
@@ -50,6 +53,8 @@ pub struct Predictor {
     pub net: SegNet,
     /// Model, preprocessing, tiling and threshold.
     pub meta: WeightsMeta,
+    /// How each image is scaled before the network ([`scale`]); `Auto` by default.
+    pub scale: ScaleMode,
     device: Device,
 }
 
@@ -61,6 +66,8 @@ pub struct Prediction {
     pub fov: Mask,
     /// Seconds spent (preprocessing, network, restoring).
     pub seconds: f64,
+    /// The scale factor applied and how it was found.
+    pub scale: ScaleDecision,
 }
 
 impl Prediction {
@@ -136,6 +143,7 @@ impl Predictor {
         Predictor {
             net,
             meta,
+            scale: ScaleMode::Auto,
             device: device.clone(),
         }
     }
@@ -145,26 +153,28 @@ impl Predictor {
     pub fn fov_for(&self, image: &RgbPlanes) -> Mask {
         let vessels = self.meta.dataset.is_some_and(|d| d.is_vessels());
         if vessels && self.meta.fov != FovSource::Full {
-            derive_fov(image, &FovDeriveConfig::default())
+            derive_fov_fast(image)
         } else {
             Mask::filled(image.width, image.height, true)
         }
     }
 
-    /// Segments a decoded image inside `fov` (pixels outside get probability 0).
+    /// Segments a decoded image inside `fov` (pixels outside get probability 0), scaled as
+    /// [`Predictor::scale`] says: the image (and FOV) resampled by the factor, the network run,
+    /// the probabilities resampled back to the original size.
     pub fn predict(&self, image: &RgbPlanes, fov: &Mask) -> Result<Prediction> {
         let start = Instant::now();
-        let planes = self.meta.preprocess.apply(image, fov)?;
-        let probs = predict_planes(&self.net, &planes, &self.meta.tiling, &self.device)?;
-        let small = Plane {
-            width: planes.width,
-            height: planes.height,
-            data: probs,
+        let decision = scale::factor(self.scale, self.meta.scale_reference.as_ref(), fov)?;
+        let original = (image.width, image.height);
+        let mut prob = if decision.factor == 1.0 {
+            self.predict_unscaled(image, fov)?
+        } else {
+            let (sw, sh) = scale::scaled_size(original, decision.factor);
+            let scaled = resize_rgb(image, sw, sh);
+            let scaled_fov = resize_mask(fov, sw, sh);
+            let small = self.predict_unscaled(&scaled, &scaled_fov)?;
+            resize_plane(&small, original.0, original.1)
         };
-        let mut prob = self
-            .meta
-            .preprocess
-            .restore(&small, (image.width, image.height));
         for (p, &inside) in prob.data.iter_mut().zip(&fov.data) {
             if !inside {
                 *p = 0.0;
@@ -174,7 +184,54 @@ impl Predictor {
             prob,
             fov: fov.clone(),
             seconds: start.elapsed().as_secs_f64(),
+            scale: decision,
         })
+    }
+
+    /// Preprocessing, tiled network, probabilities restored to the image's size. A FOV that
+    /// leaves most of the image out (a disc on a wide black frame) is cropped to its bounding
+    /// box plus [`CROP_MARGIN`] first, when that saves at least a quarter of the pixels and the
+    /// preprocessing keeps the image size: the pixels outside get probability 0 anyway.
+    fn predict_unscaled(&self, image: &RgbPlanes, fov: &Mask) -> Result<Plane> {
+        let (w, h) = (image.width, image.height);
+        if self.meta.preprocess.resize.is_none()
+            && let Some([x0, y0, x1, y1]) = bounding_box(fov, CROP_MARGIN)
+            && ((x1 - x0) as u64 * (y1 - y0) as u64) * 4 <= (w as u64 * h as u64) * 3
+        {
+            let crop_image = RgbPlanes {
+                width: x1 - x0,
+                height: y1 - y0,
+                planes: [0, 1, 2].map(|c| crop(&image.planes[c], w, [x0, y0, x1, y1])),
+            };
+            let crop_fov = Mask {
+                width: x1 - x0,
+                height: y1 - y0,
+                data: crop(&fov.data, w, [x0, y0, x1, y1]),
+            };
+            let inner = self.run_network(&crop_image, &crop_fov)?;
+            let mut out = Plane::filled(w, h, 0.0);
+            let cw = (x1 - x0) as usize;
+            for (row, src) in inner.data.chunks(cw).enumerate() {
+                let start = (y0 as usize + row) * w as usize + x0 as usize;
+                out.data[start..start + cw].copy_from_slice(src);
+            }
+            return Ok(out);
+        }
+        self.run_network(image, fov)
+    }
+
+    fn run_network(&self, image: &RgbPlanes, fov: &Mask) -> Result<Plane> {
+        let planes = self.meta.preprocess.apply(image, fov)?;
+        let probs = predict_planes(&self.net, &planes, &self.meta.tiling, &self.device)?;
+        let small = Plane {
+            width: planes.width,
+            height: planes.height,
+            data: probs,
+        };
+        Ok(self
+            .meta
+            .preprocess
+            .restore(&small, (image.width, image.height)))
     }
 
     /// Reads and segments an image file.
@@ -183,5 +240,131 @@ impl Predictor {
         let fov = self.fov_for(&image);
         let p = self.predict(&image, &fov)?;
         Ok((image, p))
+    }
+}
+
+/// Pixels of context kept around the FOV's bounding box when an image is cropped to it.
+pub const CROP_MARGIN: u32 = 32;
+
+/// The FOV's bounding box `[x0, y0, x1, y1]` (end-exclusive) grown by `margin` and clipped to
+/// the image; `None` for an empty FOV.
+fn bounding_box(fov: &Mask, margin: u32) -> Option<[u32; 4]> {
+    let w = fov.width as usize;
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for (y, row) in fov.data.chunks(w.max(1)).enumerate() {
+        if let Some(first) = row.iter().position(|&v| v) {
+            let last = w - 1 - row.iter().rev().position(|&v| v).expect("row has a pixel");
+            x0 = x0.min(first);
+            x1 = x1.max(last + 1);
+            y0 = y0.min(y);
+            y1 = y + 1;
+        }
+    }
+    if x0 == usize::MAX {
+        return None;
+    }
+    let m = margin as usize;
+    Some([
+        x0.saturating_sub(m) as u32,
+        y0.saturating_sub(m) as u32,
+        (x1 + m).min(w) as u32,
+        (y1 + m).min(fov.height as usize) as u32,
+    ])
+}
+
+/// The pixels of a row-major `width`-wide buffer inside `[x0, y0, x1, y1]`.
+fn crop<T: Copy>(data: &[T], width: u32, [x0, y0, x1, y1]: [u32; 4]) -> Vec<T> {
+    let w = width as usize;
+    (y0 as usize..y1 as usize)
+        .flat_map(|y| {
+            data[y * w + x0 as usize..y * w + x1 as usize]
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
+/// Side beyond which [`derive_fov_fast`] derives the FOV on a reduced copy.
+const FOV_DERIVE_SIDE: u32 = 1024;
+
+/// [`derive_fov`] on a copy reduced to about DRIVE's size when the image is large (the
+/// morphology's cost grows with the square of its radius, which grows with the image), the mask
+/// brought back to full size by nearest neighbour.
+pub fn derive_fov_fast(image: &RgbPlanes) -> Mask {
+    let short = image.width.min(image.height);
+    if short <= FOV_DERIVE_SIDE {
+        return derive_fov(image, &FovDeriveConfig::default());
+    }
+    let f = 584.0 / short as f64;
+    let (w, h) = scale::scaled_size((image.width, image.height), f);
+    let small = derive_fov(&resize_rgb(image, w, h), &FovDeriveConfig::default());
+    resize_mask(&small, image.width, image.height)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resampling_round_trip_keeps_size_constants_and_alignment() {
+        // a constant map stays constant, sizes come back
+        let c = Plane::filled(37, 23, 0.7);
+        let up = resize_plane(&c, 111, 69);
+        assert!(up.data.iter().all(|&v| (v - 0.7).abs() < 1e-6));
+        let back = resize_plane(&up, 37, 23);
+        assert_eq!(back.size(), (37, 23));
+        assert!(back.data.iter().all(|&v| (v - 0.7).abs() < 1e-6));
+        // a horizontal ramp (pixel-centre coordinates) is preserved within half a pixel after
+        // going down by 2.5x and back up
+        let (w, h) = (100u32, 10u32);
+        let ramp = Plane {
+            width: w,
+            height: h,
+            data: (0..h)
+                .flat_map(|_| (0..w).map(|x| x as f32 + 0.5))
+                .collect(),
+        };
+        let round = resize_plane(&resize_plane(&ramp, 40, 4), w, h);
+        for x in 5..95 {
+            let v = round.data[5 * w as usize + x];
+            assert!((v - (x as f32 + 0.5)).abs() <= 0.5, "x {x}: {v}");
+        }
+    }
+
+    #[test]
+    fn bounding_box_grows_by_the_margin_and_clips() {
+        let mut m = Mask::filled(100, 50, false);
+        for y in 10..20 {
+            for x in 30..60 {
+                m.data[y * 100 + x] = true;
+            }
+        }
+        assert_eq!(bounding_box(&m, 0), Some([30, 10, 60, 20]));
+        assert_eq!(bounding_box(&m, 15), Some([15, 0, 75, 35]));
+        assert_eq!(bounding_box(&Mask::filled(4, 4, false), 2), None);
+        let data: Vec<u32> = (0..12).collect();
+        assert_eq!(crop(&data, 4, [1, 1, 3, 3]), vec![5, 6, 9, 10]);
+    }
+
+    #[test]
+    fn large_images_derive_the_fov_on_a_reduced_copy() {
+        // a bright disc on black, 1400x1200: the fast path finds the same disc
+        let (w, h) = (1400u32, 1200u32);
+        let inside = |x: u32, y: u32| {
+            let (dx, dy) = (x as f64 - 700.0, y as f64 - 600.0);
+            dx * dx + dy * dy < 500.0 * 500.0
+        };
+        let plane: Vec<f32> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| if inside(x, y) { 0.6 } else { 0.0 }))
+            .collect();
+        let image = RgbPlanes {
+            width: w,
+            height: h,
+            planes: [plane.clone(), plane.clone(), plane],
+        };
+        let fov = derive_fov_fast(&image);
+        assert_eq!(fov.size(), (w, h));
+        let d = scale::fov_diameter(&fov).unwrap();
+        assert!((d - 1000.0).abs() < 20.0, "{d}");
     }
 }

@@ -97,17 +97,27 @@ pub struct WeightsMeta {
     /// summed. Such a file loads for inference only.
     #[serde(default)]
     pub fused: bool,
+    /// The scale of the training images ([`crate::infer::scale`]); `None` in format-1 files,
+    /// which then predict unscaled.
+    #[serde(default)]
+    pub scale_reference: Option<crate::infer::scale::ScaleReference>,
 }
 
-/// Current [`WeightsMeta::format`].
-pub const WEIGHTS_FORMAT: u32 = 1;
+/// Current [`WeightsMeta::format`]. Format 2 added [`WeightsMeta::scale_reference`]; format 1
+/// files still load (without a reference).
+pub const WEIGHTS_FORMAT: u32 = 2;
 const META_KEY: &str = "medseg";
 
 /// Writes `net` as a safetensors file with PyTorch parameter names (loadable by
 /// `tools/reference/medseg_ref.py`) and `meta` as JSON metadata, through
 /// [`crate::durable::write_atomic`].
 pub fn save_weights(net: &SegNet, meta: &WeightsMeta, path: &Path) -> crate::Result<()> {
-    let json = serde_json::to_string(meta)
+    // Always the current format, whatever file the metadata was read from.
+    let meta = WeightsMeta {
+        format: WEIGHTS_FORMAT,
+        ..meta.clone()
+    };
+    let json = serde_json::to_string(&meta)
         .map_err(|e| crate::Error::InvalidInput(format!("weights metadata: {e}")))?;
     let cannot_write = |e: &dyn std::fmt::Display| crate::Error::Decode {
         path: path.to_path_buf(),
@@ -139,9 +149,9 @@ fn meta_from_bytes(bytes: &[u8], path: &Path) -> crate::Result<WeightsMeta> {
         .ok_or_else(|| bad("no medseg metadata: not a medseg weights file".into()))?;
     let meta: WeightsMeta =
         serde_json::from_str(meta).map_err(|e| bad(format!("bad medseg metadata: {e}")))?;
-    if meta.format != WEIGHTS_FORMAT {
+    if !(1..=WEIGHTS_FORMAT).contains(&meta.format) {
         return Err(bad(format!(
-            "weights format {} is not supported (this medseg reads {WEIGHTS_FORMAT})",
+            "weights format {} is not supported (this medseg reads 1 to {WEIGHTS_FORMAT})",
             meta.format
         )));
     }
@@ -171,4 +181,51 @@ pub fn load_weights_from_bytes(
     }
     apply_safetensors(&mut net, bytes, origin)?;
     Ok((net, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A safetensors file with no tensors and `medseg` metadata `meta`.
+    fn header_only(meta: &serde_json::Value) -> Vec<u8> {
+        let header = serde_json::json!({"__metadata__": {"medseg": meta.to_string()}});
+        let text = header.to_string();
+        let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(text.as_bytes());
+        bytes
+    }
+
+    fn meta_json(format: u32) -> serde_json::Value {
+        let cfg = crate::models::ModelName::parse("msa-u2net-tiny")
+            .unwrap()
+            .config();
+        serde_json::json!({
+            "format": format,
+            "name": "x",
+            "model": cfg,
+            "dataset": "drive",
+            "fov": "auto",
+            "preprocess": crate::data::preprocess::PreprocessConfig::vessels(),
+            "tiling": crate::infer::tiling::TileConfig::default(),
+            "threshold": 0.5,
+            "epochs": 1,
+        })
+    }
+
+    #[test]
+    fn format_1_files_load_without_a_reference_and_unknown_formats_are_refused() {
+        let p = Path::new("old.safetensors");
+        let old = meta_from_bytes(&header_only(&meta_json(1)), p).unwrap();
+        assert_eq!(old.scale_reference, None);
+        let mut new = meta_json(2);
+        new["scale_reference"] = serde_json::json!({"fov-diameter": 540.0});
+        let new = meta_from_bytes(&header_only(&new), p).unwrap();
+        assert_eq!(
+            new.scale_reference,
+            Some(crate::infer::scale::ScaleReference::FovDiameter(540.0))
+        );
+        let e = meta_from_bytes(&header_only(&meta_json(3)), p).unwrap_err();
+        assert!(e.to_string().contains("format 3"), "{e}");
+    }
 }

@@ -146,6 +146,29 @@ pub struct DataSection {
     /// Augmentation.
     #[serde(default)]
     pub augment: AugmentConfig,
+    /// Scale of the training images: `"native"` (as decoded) or `"reference"` (each image
+    /// resampled so that its FOV diameter equals the training images' median before patching:
+    /// datasets that mix cameras; see [`crate::infer::scale`]).
+    #[serde(default, skip_serializing_if = "TrainScale::is_native")]
+    pub scale: TrainScale,
+}
+
+/// How training images are scaled before preprocessing (`data.scale`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrainScale {
+    /// As decoded.
+    #[default]
+    Native,
+    /// Every image (training and validation) resampled to the training images' median FOV
+    /// diameter.
+    Reference,
+}
+
+impl TrainScale {
+    fn is_native(&self) -> bool {
+        *self == TrainScale::Native
+    }
 }
 
 /// Optimizer kinds.
@@ -355,6 +378,13 @@ impl ExperimentConfig {
         self.data.preprocess.validate()?;
         self.data.split.validate()?;
         self.data.augment.validate()?;
+        if self.data.scale == TrainScale::Reference && self.data.preprocess.resize.is_some() {
+            return bad(
+                "data.scale = \"reference\" has no effect with data.preprocess.resize (every \
+                 image is resized to one size already); remove one of them"
+                    .into(),
+            );
+        }
         if let SampleMode::Patches(p) = &self.data.sampling {
             p.validate()?;
         }

@@ -25,12 +25,13 @@ use burn::store::ModuleRecord;
 use burn::tensor::Bytes;
 
 use super::checkpoint::{self, LoopState};
-use super::config::{ExperimentConfig, OptimKind};
+use super::config::{ExperimentConfig, OptimKind, TrainScale};
 use super::step;
 use crate::data::loader::{BatchConfig, BatchLoader, LoadConfig, SampleCache, SampleMode};
 use crate::data::{Sample, split::Split};
 use crate::durable::{read_csv, write_atomic, write_csv};
 use crate::infer::predict_planes;
+use crate::infer::scale::ScaleReference;
 use crate::loss::CombinedLoss;
 use crate::metrics::MetricAccumulator;
 use crate::models::SegNet;
@@ -177,8 +178,12 @@ fn build_optimizer(cfg: &ExperimentConfig) -> ModuleOptimizer {
     }
 }
 
-/// The weights metadata of a run.
-pub fn weights_meta(cfg: &ExperimentConfig, epochs: usize) -> Result<WeightsMeta> {
+/// The weights metadata of a run whose training images had the scale `reference`.
+pub fn weights_meta(
+    cfg: &ExperimentConfig,
+    epochs: usize,
+    reference: Option<ScaleReference>,
+) -> Result<WeightsMeta> {
     Ok(WeightsMeta {
         format: WEIGHTS_FORMAT,
         name: cfg.name.clone(),
@@ -190,6 +195,7 @@ pub fn weights_meta(cfg: &ExperimentConfig, epochs: usize) -> Result<WeightsMeta
         threshold: cfg.train.threshold,
         epochs,
         fused: false,
+        scale_reference: reference,
     })
 }
 
@@ -236,6 +242,8 @@ fn plot_curves(run: &Path) {
 /// The data of a run: the decoded training and validation images and the batch plan.
 struct RunData {
     train: Arc<SampleCache>,
+    /// The training images' scale, stored with the weights ([`ScaleReference`]).
+    reference: Option<ScaleReference>,
     val: Vec<Sample>,
     steps_per_epoch: usize,
     batches: BatchConfig,
@@ -260,12 +268,27 @@ impl RunData {
                 opts.data_root.display()
             )));
         }
-        let load = LoadConfig {
+        let mut load = LoadConfig {
             preprocess: cfg.data.preprocess.clone(),
             fov: cfg.data.fov,
             threads: opts.threads,
+            scale_to: None,
         };
-        let train_cache = Arc::new(SampleCache::load(&train, kind, &load)?);
+        let mut train_cache = SampleCache::load(&train, kind, &load)?;
+        // A fixed resize is the scale; otherwise the median FOV diameter (the image width for
+        // whole images) of the training images as decoded.
+        let reference = match cfg.data.preprocess.resize {
+            Some(size) => Some(ScaleReference::ImageSize(size)),
+            None => ScaleReference::from_fovs(train_cache.samples.iter().map(|s| &s.fov)),
+        };
+        if cfg.data.scale == TrainScale::Reference
+            && let Some(ScaleReference::FovDiameter(d)) = reference
+        {
+            // Decode again, every image brought to the median FOV diameter.
+            load.scale_to = Some(d);
+            train_cache = SampleCache::load(&train, kind, &load)?;
+        }
+        let train_cache = Arc::new(train_cache);
         let val_samples = SampleCache::load(&val, kind, &load)?.samples;
         observer.on_start(&format!(
             "{} training and {} validation images from {}",
@@ -287,6 +310,7 @@ impl RunData {
         };
         Ok(RunData {
             train: train_cache,
+            reference,
             val: val_samples,
             steps_per_epoch,
             batches,
@@ -314,12 +338,13 @@ struct Trainer<'a> {
     optim: ModuleOptimizer,
     loss: CombinedLoss,
     state: LoopState,
+    reference: Option<ScaleReference>,
 }
 
 impl<'a> Trainer<'a> {
     /// A fresh model and optimizer, or those of the run's checkpoint when `opts.resume` (then
     /// `metrics.csv` keeps only the rows of the checkpoint's epochs).
-    fn new(cfg: &'a ExperimentConfig, opts: &TrainOptions) -> Result<Self> {
+    fn new(cfg: &'a ExperimentConfig, opts: &TrainOptions, data: &RunData) -> Result<Self> {
         let device = opts.device.clone().autodiff();
         device.seed(cfg.seed);
         let mut trainer = Trainer {
@@ -331,6 +356,7 @@ impl<'a> Trainer<'a> {
             optim: build_optimizer(cfg),
             loss: cfg.loss.init()?,
             state: LoopState::default(),
+            reference: data.reference,
         };
         if opts.resume {
             trainer.restore()?;
@@ -457,7 +483,7 @@ impl<'a> Trainer<'a> {
             record.best = true;
             save_weights(
                 &net,
-                &weights_meta(cfg, done)?,
+                &weights_meta(cfg, done, self.reference)?,
                 &self.run.join("model_best.safetensors"),
             )?;
         } else {
@@ -494,7 +520,7 @@ impl<'a> Trainer<'a> {
     /// Writes the final weights (also as the best ones when the run never validated).
     fn finish(self, started: Instant) -> Result<TrainSummary> {
         let net = self.model.valid();
-        let meta = weights_meta(self.cfg, self.state.epochs_done)?;
+        let meta = weights_meta(self.cfg, self.state.epochs_done, self.reference)?;
         save_weights(&net, &meta, &self.run.join("model_final.safetensors"))?;
         if self.state.best_f1.is_none() {
             save_weights(&net, &meta, &self.run.join("model_best.safetensors"))?;
@@ -531,7 +557,7 @@ pub fn train(
     cfg.model_config()?;
     prepare_run_folder(cfg, opts)?;
     let data = RunData::load(cfg, opts, observer)?;
-    let mut trainer = Trainer::new(cfg, opts)?;
+    let mut trainer = Trainer::new(cfg, opts, &data)?;
     while !trainer.done() {
         let epoch_start = Instant::now();
         let stats = trainer.train_epoch(&data, observer)?;
