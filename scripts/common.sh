@@ -46,6 +46,7 @@ dataset_dir() {
         drive) echo "$root/DRIVE" ;;
         stare) echo "$root/STARE" ;;
         ph2) echo "$root/PH2" ;;
+        kvasir) echo "$root/Kvasir-SEG" ;;
         *) echo "$root/$1" ;;
     esac
 }

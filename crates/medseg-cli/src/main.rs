@@ -31,9 +31,12 @@ enum Cmd {
     Info(cmd::info::InfoArgs),
     /// Score saved probability maps against ground-truth masks.
     Score(cmd::score::ScoreArgs),
-    /// Dataset tools (check a dataset tree).
+    /// Dataset tools: check, fingerprint, resample.
     #[command(subcommand)]
     Data(cmd::data::DataCmd),
+    /// Plan a training config for a dataset: from its fingerprint and this machine's speed,
+    /// fitted to a time budget.
+    Plan(cmd::plan::PlanArgs),
     /// Train a model from an experiment config (TOML).
     Train(cmd::train::TrainArgs),
     /// Evaluate a trained model on a dataset split (metrics and pictures).
@@ -54,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Score(args) => cmd::score::run(args),
         Cmd::Data(args) => cmd::data::run(args),
         Cmd::Synth(args) => cmd::synth::run(args),
+        Cmd::Plan(args) => cmd::plan::run(args),
         Cmd::Train(args) => cmd::train::run(args),
         Cmd::Eval(args) => cmd::eval::run(args),
         Cmd::Predict(args) => cmd::predict::run(args),

@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use medseg::infer::Predictor;
 
 /// Name and safetensors bytes of each shipped model.
-const MODELS: [(&str, &[u8]); 3] = [
+const MODELS: [(&str, &[u8]); 4] = [
     (
         "drive",
         include_bytes!(concat!(
@@ -27,6 +27,13 @@ const MODELS: [(&str, &[u8]); 3] = [
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../weights/ph2.safetensors"
+        )),
+    ),
+    (
+        "kvasir",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../weights/kvasir.safetensors"
         )),
     ),
 ];

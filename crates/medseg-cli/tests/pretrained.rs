@@ -12,7 +12,7 @@ fn every_pretrained_model_ships_and_segments_an_image() {
     })
     .save(&img)
     .unwrap();
-    for name in ["drive", "stare", "ph2"] {
+    for name in ["drive", "stare", "ph2", "kvasir"] {
         let out = dir.path().join(name);
         Command::cargo_bin("medseg")
             .unwrap()
@@ -37,5 +37,5 @@ fn an_unknown_pretrained_model_exits_2_naming_the_valid_ones() {
         .args(["predict", "--pretrained", "nope", "x.png"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("drive, stare, ph2"));
+        .stderr(predicates::str::contains("drive, stare, ph2, kvasir"));
 }

@@ -10,11 +10,15 @@ use image::{DynamicImage, GrayImage, ImageBuffer, Luma, Rgb, RgbImage};
 use medseg::Error;
 use medseg::data::check::check;
 use medseg::data::fov::{FovOrigin, FovSource};
+use medseg::data::loader::SampleMode;
 use medseg::data::loader::{LoadConfig, SampleCache, decode_case, load_case};
+use medseg::data::preprocess::Channel;
 use medseg::data::preprocess::PreprocessConfig;
 use medseg::data::split::{SplitConfig, SplitScheme};
 use medseg::data::synth::{SynthConfig, SynthKind, write_dataset};
 use medseg::data::{DatasetKind, Subset, read_mask, read_plane, read_rgb};
+use medseg::train::ExperimentConfig;
+use medseg::train::plan::{BUDGET_SHARE, PlanOptions, plan};
 
 const W: u32 = 12;
 const H: u32 = 10;
@@ -626,4 +630,183 @@ fn real_drive_fov_derivation_iou() {
     let iou = report.fov_derivation_iou.unwrap();
     println!("DRIVE derived-vs-official FOV IoU: {iou:?}");
     assert!(iou.mean >= 0.97 && iou.min >= 0.95, "{iou:?}");
+}
+
+fn plan_options() -> PlanOptions {
+    PlanOptions {
+        budget_minutes: 10.0,
+        seed: 42,
+        name: None,
+        // given, so that the test measures nothing
+        step_seconds: Some(0.5),
+        val_seconds: Some(0.25),
+        threads: 2,
+    }
+}
+
+/// `medseg plan` writes a valid config on a tree of every built-in layout, and its epochs fit
+/// the budget with the given timings.
+#[test]
+fn plan_writes_a_valid_config_for_every_layout() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = |name: &str| t.path().join(name);
+    drive_tree(&tree("drive"));
+    for id in ["im0001", "im0002", "im0003", "im0044"] {
+        let r = tree("stare");
+        write_maybe_gz(
+            &ppm_bytes(&fundus(W, H)),
+            &r.join(format!("stare-images/{id}.ppm")),
+            false,
+        );
+        p5(
+            &band(W, H),
+            &r.join(format!("labels-ah/{id}.ah.ppm")),
+            false,
+        );
+    }
+    for id in ["Image_01L", "Image_01R", "Image_02L", "Image_02R"] {
+        save(fundus(W, H), &tree("chase").join(format!("{id}.jpg")));
+        save(band(W, H), &tree("chase").join(format!("{id}_1stHO.png")));
+    }
+    for id in ["01_h", "02_dr", "06_g", "15_dr"] {
+        let r = tree("hrf");
+        save(fundus(W, H), &r.join(format!("images/{id}.JPG")));
+        save(band(W, H), &r.join(format!("manual1/{id}.tif")));
+        save(band(W, H), &r.join(format!("mask/{id}_mask.tif")));
+    }
+    isic_tree(&tree("isic"), &["Training"], 10);
+    for i in 0..10 {
+        let id = format!("IMD{:03}", i + 2);
+        let r = tree("ph2");
+        save(
+            fundus(W, H),
+            &r.join(format!("{id}/{id}_Dermoscopic_Image/{id}.bmp")),
+        );
+        save(
+            band(W, H),
+            &r.join(format!("{id}/{id}_lesion/{id}_lesion.bmp")),
+        );
+    }
+    for i in 0..10 {
+        save(
+            fundus(W, H),
+            &tree("folder").join(format!("images/{i}.png")),
+        );
+        save(band(W, H), &tree("folder").join(format!("masks/{i}.png")));
+    }
+    for (kind, dir) in [
+        (DatasetKind::Drive, "drive"),
+        (DatasetKind::Stare, "stare"),
+        (DatasetKind::ChaseDb1, "chase"),
+        (DatasetKind::Hrf, "hrf"),
+        (DatasetKind::Isic2018, "isic"),
+        (DatasetKind::Ph2, "ph2"),
+        (DatasetKind::Folder, "folder"),
+    ] {
+        let p = plan(kind, &tree(dir), &plan_options()).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(p.config.data.dataset, kind);
+        assert_eq!(p.config.name, format!("{kind}-planned"));
+        // the written TOML is the config, its rules as comments
+        let reread = ExperimentConfig::from_toml(&p.toml, Path::new("plan.toml")).unwrap();
+        assert_eq!(
+            reread.effective_json().unwrap(),
+            p.config.effective_json().unwrap()
+        );
+        assert!(p.toml.lines().filter(|l| l.starts_with("# - ")).count() >= 8);
+        assert!(
+            p.expected_minutes <= 10.0 * BUDGET_SHARE + 1e-9,
+            "{kind}: {}",
+            p.expected_minutes
+        );
+        assert!(p.config.train.epochs >= 1);
+    }
+}
+
+/// The rules follow the data: synthetic vessels (thin, in fundus discs) are planned as patches
+/// of the green channel, synthetic lesions (wide blobs) as whole resized RGB images; a larger
+/// budget buys proportionally more epochs; a bad budget is an error.
+#[test]
+fn plan_follows_the_structures_and_the_budget() {
+    let t = tempfile::tempdir().unwrap();
+    let v = t.path().join("vessels");
+    write_dataset(
+        &SynthConfig {
+            kind: SynthKind::Vessels,
+            count: 6,
+            size: 384,
+            seed: 1,
+        },
+        &v,
+    )
+    .unwrap();
+    let p = plan(DatasetKind::Drive, &v, &plan_options()).unwrap();
+    let width = p.fingerprint.structure_width.unwrap().median;
+    assert!(width < 0.02 * p.fingerprint.fov_diameter.median, "{width}");
+    assert!(matches!(p.config.data.sampling, SampleMode::Patches(_)));
+    assert_eq!(p.config.data.preprocess.channel, Channel::Green);
+    assert!(p.config.data.preprocess.clahe.is_some());
+    assert_eq!(p.config.train.batch_size, 8);
+    let l = t.path().join("lesions");
+    write_dataset(
+        &SynthConfig {
+            kind: SynthKind::Lesions,
+            count: 10,
+            size: 320,
+            seed: 1,
+        },
+        &l,
+    )
+    .unwrap();
+    let p = plan(DatasetKind::Isic2018, &l, &plan_options()).unwrap();
+    assert_eq!(p.config.data.sampling, SampleMode::Whole);
+    assert_eq!(p.config.data.preprocess.channel, Channel::Rgb);
+    assert_eq!(
+        p.config.data.preprocess.resize,
+        Some([224, 224]),
+        "median 320x240"
+    );
+    // epochs scale with the budget: 8 training images, 2 steps per epoch of 0.5 s
+    let long = plan(
+        DatasetKind::Isic2018,
+        &l,
+        &PlanOptions {
+            budget_minutes: 20.0,
+            ..plan_options()
+        },
+    )
+    .unwrap();
+    let (a, b) = (
+        p.config.train.epochs as f64,
+        long.config.train.epochs as f64,
+    );
+    assert!((b / a - 2.0).abs() < 0.05, "{a} -> {b}");
+    // a short budget trades resolution for epochs: 0.45 min * 0.8 = 21.6 s buys 18 epochs of 3
+    // steps at 224 px, 25 at 192 and 36 at 160 (steps scale with the pixels)
+    let short = plan(
+        DatasetKind::Isic2018,
+        &l,
+        &PlanOptions {
+            budget_minutes: 0.45,
+            ..plan_options()
+        },
+    )
+    .unwrap();
+    assert_eq!(short.config.data.preprocess.resize, Some([160, 160]));
+    assert!(
+        short.config.train.epochs >= 20,
+        "{}",
+        short.config.train.epochs
+    );
+    for bad in [0.0, -1.0, f64::NAN] {
+        let e = plan(
+            DatasetKind::Isic2018,
+            &l,
+            &PlanOptions {
+                budget_minutes: bad,
+                ..plan_options()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("--budget-minutes"), "{e}");
+    }
 }

@@ -11,7 +11,7 @@ use medseg::infer::predict_planes;
 use medseg::infer::tiling::{Blend, TileConfig};
 use medseg::loss::{BceKind, LossConfig};
 use medseg::models::ModelName;
-use medseg::train::step::{StepPhases, train_step};
+use medseg::train::step::{StepPhases, time_training_steps};
 
 use crate::device::{DeviceKind, select_device};
 
@@ -83,7 +83,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let device = plain.clone().autodiff();
     device.seed(0);
     let config = args.model.config().with_in_channels(args.channels);
-    let mut model = config.init(&device)?;
+    let model = config.init(&device)?;
     let loss_cfg = LossConfig::new()
         .with_bce(BceKind::Focal {
             alpha: Some(0.25),
@@ -93,25 +93,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let loss_fn = loss_cfg.init()?;
     let mut optim = AdamWConfig::new().with_epsilon(1e-8).init();
     let (b, c, p) = (args.batch, args.channels, args.patch);
-    let x = pattern(b * c * p * p, 1);
-    let y: Vec<f32> = pattern(b * p * p, 2)
-        .into_iter()
-        .map(|v| (v > 0.88) as u8 as f32)
-        .collect();
-    let mut train_seconds = 0.0;
-    let mut phases: Vec<StepPhases> = Vec::with_capacity(args.steps);
-    for step in 0..args.steps + 2 {
-        let start = Instant::now();
-        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, p, p]), &device);
-        let yt = Tensor::<4>::from_data(TensorData::new(y.clone(), [b, 1, p, p]), &device);
-        let (next, _loss, times) =
-            train_step(model, &mut optim, &loss_fn, xt, yt, 1e-3, args.replicas);
-        model = next;
-        if step >= 2 {
-            train_seconds += start.elapsed().as_secs_f64();
-            phases.push(times);
-        }
-    }
+    let (model, phases, train_seconds) = time_training_steps(
+        model,
+        &mut optim,
+        &loss_fn,
+        [b, c, p, p],
+        args.replicas,
+        2,
+        args.steps,
+        &device,
+    );
     let patches_per_s = (args.steps * b) as f64 / train_seconds;
     let phase_ms = PhaseMeans::of(&phases);
 

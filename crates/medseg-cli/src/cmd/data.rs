@@ -127,7 +127,7 @@ fn stats(s: &Option<Stats>, percent: bool) -> String {
             s.n
         ),
         Some(s) => format!(
-            "mean {:.4}, median {:.4}  (min {:.4}, max {:.4}, n = {})",
+            "mean {:.2}, median {:.2}  (min {:.2}, max {:.2}, n = {})",
             s.mean, s.median, s.min, s.max, s.n
         ),
     }
@@ -190,6 +190,12 @@ fn fingerprint_table(f: &Fingerprint) -> String {
         o,
         "intensity    in FOV, mean (std): R {:.3} ({:.3})  G {:.3} ({:.3})  B {:.3} ({:.3})",
         i[0].mean, i[0].std, i[1].mean, i[1].std, i[2].mean, i[2].std
+    );
+    let k = &f.contrast;
+    let _ = writeln!(
+        o,
+        "contrast     |fg - bg| / std in FOV: R {:.2}  G {:.2}  B {:.2}",
+        k[0], k[1], k[2]
     );
     let _ = writeln!(o, "FOV diameter {} px", stats(&Some(f.fov_diameter), false));
     let _ = writeln!(

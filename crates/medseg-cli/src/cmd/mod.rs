@@ -6,6 +6,7 @@ pub mod demo;
 pub mod eval;
 pub mod export;
 pub mod info;
+pub mod plan;
 pub mod predict;
 pub mod score;
 pub mod synth;

@@ -3,7 +3,7 @@
 //! the size of the structures are the rulers).
 //!
 //! Per labelled case: image size, colour type and bit depth, intensity inside the FOV (per RGB
-//! channel), the FOV diameter ([`crate::infer::scale::fov_diameter`]), the foreground fraction
+//! channel) and each channel's contrast between foreground and background, the FOV diameter ([`crate::infer::scale::fov_diameter`]), the foreground fraction
 //! inside the FOV, and two sizes of the segmented structures:
 //! - **structure width**: twice the Euclidean distance from each skeleton pixel of the mask to the
 //!   background, minus one (a bar `w` pixels wide gives `w`), the median over the skeleton pixels
@@ -47,6 +47,10 @@ pub struct Fingerprint {
     pub color_types: BTreeMap<String, usize>,
     /// R, G and B intensity in `[0, 1]` inside the FOV.
     pub intensity: [Intensity; 3],
+    /// R, G and B contrast of the structures: `|mean(foreground) - mean(background)| / std`,
+    /// all inside the FOV and pooled over the images (a contrast-to-noise ratio; the channel
+    /// that shows the structures best has the largest).
+    pub contrast: [f64; 3],
     /// FOV diameter in pixels per case.
     pub fov_diameter: Stats,
     /// Foreground pixels / FOV pixels per case.
@@ -61,6 +65,8 @@ struct CaseFingerprint {
     size: (u32, u32),
     color: ColorType,
     sums: [(f64, f64); 3],
+    /// Sum of each channel over the foreground inside the FOV.
+    fg_sums: [f64; 3],
     fov_pixels: f64,
     fov_diameter: f64,
     foreground: f64,
@@ -94,10 +100,20 @@ fn measure(case: &Case, kind: DatasetKind) -> Result<CaseFingerprint> {
     };
     let fg = in_fov(&mask);
     let area = fg.count();
+    let mut fg_sums = [0.0; 3];
+    for (c, plane) in d.image.planes.iter().enumerate() {
+        fg_sums[c] = plane
+            .iter()
+            .zip(&fg.data)
+            .filter(|(_, f)| **f)
+            .map(|(&v, _)| v as f64)
+            .sum();
+    }
     Ok(CaseFingerprint {
         size: d.image.size(),
         color,
         sums,
+        fg_sums,
         fov_pixels,
         fov_diameter: fov_diameter(&d.fov).unwrap_or(d.image.width as f64),
         foreground: if fov_pixels > 0.0 {
@@ -116,11 +132,21 @@ fn measure(case: &Case, kind: DatasetKind) -> Result<CaseFingerprint> {
 /// The first decoding error (naming the file), or [`Error::InvalidInput`] without labelled
 /// cases.
 pub fn fingerprint(kind: DatasetKind, root: &Path, threads: usize) -> Result<Fingerprint> {
-    let cases: Vec<Case> = kind
-        .cases(root)?
-        .into_iter()
-        .filter(|c| c.mask.is_some())
-        .collect();
+    fingerprint_cases(kind, root, kind.cases(root)?, threads)
+}
+
+/// Measures the labelled ones of `cases` (e.g. a split's training cases, as `medseg plan`
+/// does, so that no test label shapes a plan); `root` is only reported.
+///
+/// # Errors
+/// As [`fingerprint`].
+pub fn fingerprint_cases(
+    kind: DatasetKind,
+    root: &Path,
+    cases: Vec<Case>,
+    threads: usize,
+) -> Result<Fingerprint> {
+    let cases: Vec<Case> = cases.into_iter().filter(|c| c.mask.is_some()).collect();
     if cases.is_empty() {
         return Err(Error::InvalidInput(format!(
             "no labelled cases in {}",
@@ -131,7 +157,8 @@ pub fn fingerprint(kind: DatasetKind, root: &Path, threads: usize) -> Result<Fin
     let mut sizes: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let mut color_types = BTreeMap::new();
     let mut sums = [(0.0, 0.0); 3];
-    let mut n = 0.0;
+    let mut fg_sums = [0.0; 3];
+    let (mut n, mut n_fg) = (0.0, 0.0);
     let (mut diameters, mut fractions, mut widths, mut eq) = (vec![], vec![], vec![], vec![]);
     for c in &per_case {
         *sizes.entry(c.size).or_default() += 1;
@@ -142,7 +169,11 @@ pub fn fingerprint(kind: DatasetKind, root: &Path, threads: usize) -> Result<Fin
             acc.0 += s.0;
             acc.1 += s.1;
         }
+        for (acc, s) in fg_sums.iter_mut().zip(&c.fg_sums) {
+            *acc += s;
+        }
         n += c.fov_pixels;
+        n_fg += c.area as f64;
         diameters.push(c.fov_diameter);
         fractions.push(c.foreground);
         widths.extend(&c.widths);
@@ -156,6 +187,15 @@ pub fn fingerprint(kind: DatasetKind, root: &Path, threads: usize) -> Result<Fin
             mean,
             std: (s2 / n.max(1.0) - mean * mean).max(0.0).sqrt(),
         }
+    });
+    let contrast = std::array::from_fn(|c| {
+        let (s, bg_n) = (sums[c].0, n - n_fg);
+        if n_fg == 0.0 || bg_n <= 0.0 || intensity[c].std == 0.0 {
+            return 0.0;
+        }
+        let fg_mean = fg_sums[c] / n_fg;
+        let bg_mean = (s - fg_sums[c]) / bg_n;
+        (fg_mean - bg_mean).abs() / intensity[c].std
     });
     Ok(Fingerprint {
         dataset: kind,
@@ -171,6 +211,7 @@ pub fn fingerprint(kind: DatasetKind, root: &Path, threads: usize) -> Result<Fin
             .collect(),
         color_types,
         intensity,
+        contrast,
         fov_diameter: Stats::of(&diameters).expect("at least one case"),
         foreground_in_fov: Stats::of(&fractions).expect("at least one case"),
         structure_width: Stats::of(&widths),

@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod plan;
 pub mod schedule;
 pub mod step;
 pub mod trainer;

@@ -194,6 +194,42 @@ pub fn train_step(
     (model, value, phases)
 }
 
+/// Runs `warmup + steps` training steps of `model` on fixed pseudo-random inputs of shape
+/// `[batch, channels, height, width]` (targets: about 12 % foreground) and returns the model,
+/// the phases of the `steps` timed ones and their wall-clock seconds in all (input upload
+/// included): `medseg bench` and `medseg plan` measure throughput with it.
+#[allow(clippy::too_many_arguments)]
+pub fn time_training_steps(
+    mut model: SegNet,
+    optim: &mut ModuleOptimizer,
+    loss_fn: &CombinedLoss,
+    [b, c, h, w]: [usize; 4],
+    replicas: usize,
+    warmup: usize,
+    steps: usize,
+    device: &Device,
+) -> (SegNet, Vec<StepPhases>, f64) {
+    let mut rng = crate::data::Rng::new(1);
+    let x: Vec<f32> = (0..b * c * h * w).map(|_| rng.uniform() as f32).collect();
+    let y: Vec<f32> = (0..b * h * w)
+        .map(|_| rng.chance(0.12) as u8 as f32)
+        .collect();
+    let mut phases = Vec::with_capacity(steps);
+    let mut seconds = 0.0;
+    for step in 0..warmup + steps {
+        let start = Instant::now();
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, c, h, w]), device);
+        let yt = Tensor::<4>::from_data(TensorData::new(y.clone(), [b, 1, h, w]), device);
+        let (next, _, times) = train_step(model, optim, loss_fn, xt, yt, 1e-3, replicas);
+        model = next;
+        if step >= warmup {
+            seconds += start.elapsed().as_secs_f64();
+            phases.push(times);
+        }
+    }
+    (model, phases, seconds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,7 +159,8 @@ fn make_run_folder(opts: &TrainOptions) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))
 }
 
-fn build_optimizer(cfg: &ExperimentConfig) -> ModuleOptimizer {
+/// The optimizer `cfg.optim` describes.
+pub(crate) fn build_optimizer(cfg: &ExperimentConfig) -> ModuleOptimizer {
     let o = &cfg.optim;
     let clip = (o.grad_clip > 0.0).then_some(GradientClippingConfig::Norm(o.grad_clip as f32));
     match o.kind {
