@@ -8,6 +8,7 @@ pub mod export;
 pub mod info;
 pub mod predict;
 pub mod score;
+pub mod serve;
 pub mod synth;
 pub mod train;
 
