@@ -490,3 +490,268 @@ fn binding_beyond_loopback_needs_allow_remote() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("two models are named 'ph2'"));
 }
+
+/// A skin-coloured picture with a dark, irregular lesion (what the PH2 model was trained on).
+fn lesion_png(path: &std::path::Path) {
+    let (w, h) = (384u32, 288u32);
+    image::RgbImage::from_fn(w, h, |x, y| {
+        let (dx, dy) = (x as f32 - 190.0, y as f32 - 140.0);
+        let angle = dy.atan2(dx);
+        let radius = 85.0 + 14.0 * (3.0 * angle).sin() + 8.0 * (7.0 * angle).cos();
+        let d = (dx * dx + dy * dy).sqrt();
+        let grain = ((x * 7 + y * 13) % 11) as f32;
+        if d < radius {
+            let t = d / radius;
+            let v = 60.0 + 60.0 * t + grain;
+            image::Rgb([(v * 1.2) as u8, (v * 0.8) as u8, (v * 0.6) as u8])
+        } else {
+            image::Rgb([
+                (214.0 + grain) as u8,
+                (168.0 + grain) as u8,
+                (146.0 + grain) as u8,
+            ])
+        }
+    })
+    .save(path)
+    .unwrap();
+}
+
+/// A Chrome DevTools Protocol connection to a headless chromium.
+struct Browser {
+    child: Child,
+    ws: tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<TcpStream>>,
+    next_id: u64,
+    session: Option<String>,
+}
+
+impl Browser {
+    /// Starts `$MEDSEG_CHROMIUM` (default `chromium`) headless and connects to it.
+    fn start(profile: &std::path::Path) -> Browser {
+        let exe = std::env::var("MEDSEG_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+        let mut child = Command::new(&exe)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                "--window-size=1200,820",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {exe} ({e}): apt-get install chromium"));
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(at) = line.find("ws://") {
+                    let _ = tx.send(line[at..].trim().to_string());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("chromium prints its DevTools address");
+        let (ws, _) = tungstenite::connect(url).expect("DevTools websocket");
+        Browser {
+            child,
+            ws,
+            next_id: 0,
+            session: None,
+        }
+    }
+
+    /// Sends a command (to the attached page, if any) and returns its result.
+    fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut msg = serde_json::json!({ "id": id, "method": method, "params": params });
+        if let Some(s) = &self.session {
+            msg["sessionId"] = serde_json::Value::String(s.clone());
+        }
+        self.ws
+            .send(tungstenite::Message::text(msg.to_string()))
+            .unwrap();
+        loop {
+            let reply = self.ws.read().expect("DevTools message");
+            let Ok(text) = reply.to_text() else { continue };
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            if v["id"].as_u64() == Some(id) {
+                assert!(v.get("error").is_none(), "{method}: {}", v["error"]);
+                return v["result"].clone();
+            }
+        }
+    }
+
+    /// Opens a page at `url` and attaches to it.
+    fn open(&mut self, url: &str) {
+        let target = self.call(
+            "Target.createTarget",
+            serde_json::json!({ "url": "about:blank" }),
+        );
+        let attached = self.call(
+            "Target.attachToTarget",
+            serde_json::json!({ "targetId": target["targetId"], "flatten": true }),
+        );
+        self.session = Some(attached["sessionId"].as_str().unwrap().to_string());
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            serde_json::json!({ "width": 1200, "height": 820, "deviceScaleFactor": 1, "mobile": false }),
+        );
+        self.call("Page.navigate", serde_json::json!({ "url": url }));
+    }
+
+    /// The value of a JavaScript expression (JSON-serialisable).
+    fn eval(&mut self, expr: &str) -> serde_json::Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
+        );
+        assert!(r.get("exceptionDetails").is_none(), "{expr}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    /// Waits until `expr` is true.
+    fn wait_for(&mut self, expr: &str, what: &str) {
+        let start = Instant::now();
+        while self.eval(expr) != serde_json::Value::Bool(true) {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "timed out: {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// A real mouse click at page coordinates.
+    fn click(&mut self, x: f64, y: f64) {
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            );
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the page's canvas shows: a hash of its pixels, the foreground share and the threshold.
+const CANVAS_STATE: &str = r#"(() => {
+  const c = document.getElementById("view");
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let hash = 0, green = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    hash = (Math.imul(hash, 31) + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) | 0;
+    if (d[i + 1] > d[i] + 40) green++;
+  }
+  return { w: c.width, h: c.height, hash, green,
+           threshold: parseFloat(document.getElementById("threshold").value) };
+})()"#;
+
+/// The page in a real browser: upload an image, see the overlay, move the threshold slider with
+/// the mouse and watch the overlay's pixels change; with `MEDSEG_SCREENSHOT=FILE`, a screenshot.
+/// Needs chromium (`scripts/browser-test.sh`).
+#[test]
+#[ignore = "needs chromium: scripts/browser-test.sh"]
+fn the_page_segments_an_upload_and_rethresholds_in_the_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("lesion.png");
+    lesion_png(&image);
+    let s = Server::start(&[]);
+    let mut b = Browser::start(&dir.path().join("profile"));
+    b.open(&format!("http://{}/", s.addr));
+    b.wait_for(
+        "document.readyState === 'complete' && document.getElementById('model').options.length > 0",
+        "the page lists the models",
+    );
+    assert_eq!(b.eval("document.getElementById('model').value"), "ph2");
+
+    let doc = b.call("DOM.getDocument", serde_json::json!({}));
+    let input = b.call(
+        "DOM.querySelector",
+        serde_json::json!({ "nodeId": doc["root"]["nodeId"], "selector": "#files" }),
+    );
+    b.call(
+        "DOM.setFileInputFiles",
+        serde_json::json!({ "nodeId": input["nodeId"], "files": [image.to_str().unwrap()] }),
+    );
+    b.wait_for(
+        "document.body.dataset.status === 'idle' && +document.body.dataset.rendered > 0",
+        "the overlay is drawn",
+    );
+    let progress = b.eval("document.getElementById('progress').textContent");
+    assert!(
+        progress
+            .as_str()
+            .unwrap()
+            .starts_with("1 of 1 image(s) segmented"),
+        "{progress}"
+    );
+    let first = b.eval(CANVAS_STATE);
+    assert_eq!(
+        (first["w"].as_u64(), first["h"].as_u64()),
+        (Some(384), Some(288))
+    );
+    assert_eq!(first["threshold"], 0.5);
+    assert!(first["green"].as_u64().unwrap() > 0, "no overlay: {first}");
+
+    // drag-free slider moves: click near its left end (low threshold) and its right end
+    let rect = b.eval(
+        "(() => { const r = document.getElementById('threshold').getBoundingClientRect(); \
+         return { x: r.x, y: r.y, w: r.width, h: r.height }; })()",
+    );
+    let (x, y, w, h) = (
+        rect["x"].as_f64().unwrap(),
+        rect["y"].as_f64().unwrap(),
+        rect["w"].as_f64().unwrap(),
+        rect["h"].as_f64().unwrap(),
+    );
+    b.click(x + 0.05 * w, y + h / 2.0);
+    let low = b.eval(CANVAS_STATE);
+    assert!(low["threshold"].as_f64().unwrap() < 0.2, "{low}");
+    assert_ne!(low["hash"], first["hash"], "the overlay did not change");
+    assert!(
+        low["green"].as_u64() >= first["green"].as_u64(),
+        "{low} vs {first}"
+    );
+    b.click(x + 0.95 * w, y + h / 2.0);
+    let high = b.eval(CANVAS_STATE);
+    assert!(high["threshold"].as_f64().unwrap() > 0.8, "{high}");
+    assert_ne!(high["hash"], low["hash"]);
+    assert!(
+        high["green"].as_u64() <= first["green"].as_u64(),
+        "{high} vs {first}"
+    );
+
+    // back to the model's threshold for the picture, and the opacity slider works too
+    b.eval(
+        "(() => { const t = document.getElementById('threshold'); t.value = 0.5; \
+         t.dispatchEvent(new Event('input')); })()",
+    );
+    assert_eq!(b.eval(CANVAS_STATE)["hash"], first["hash"]);
+    b.eval(
+        "(() => { const o = document.getElementById('opacity'); o.value = 0.4; \
+         o.dispatchEvent(new Event('input')); })()",
+    );
+    assert_ne!(b.eval(CANVAS_STATE)["hash"], first["hash"]);
+    if let Ok(path) = std::env::var("MEDSEG_SCREENSHOT") {
+        let shot = b.call(
+            "Page.captureScreenshot",
+            serde_json::json!({ "format": "png" }),
+        );
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        std::fs::write(&path, bytes).unwrap();
+    }
+}
