@@ -443,3 +443,51 @@ pub fn check_size(path: &Path, image: (u32, u32), other: (u32, u32)) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(img: &DynamicImage) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn bytes_decode_like_files_and_the_pixel_limit_reads_the_header() {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(5, 3, |x, y| {
+            image::Rgb([x as u8 * 50, y as u8 * 100, 7])
+        }));
+        let bytes = png(&img);
+        assert_eq!(recognised_format(&bytes), Some("png"));
+        assert_eq!(recognised_format(b"hello"), None);
+        let rgb = read_rgb_bytes(&bytes, Path::new("upload"), 15).unwrap();
+        assert_eq!(rgb.size(), (5, 3));
+        assert!((rgb.planes[0][4] - 200.0 / 255.0).abs() < 1e-6);
+        // a 2000x2000 blank PNG is a few KB: refused from its header
+        let big = png(&DynamicImage::ImageLuma8(image::GrayImage::new(2000, 2000)));
+        assert!(big.len() < 50_000);
+        let e = decode_bytes(&big, Path::new("upload"), 1_000_000).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooManyPixels {
+                    width: 2000,
+                    height: 2000,
+                    limit_mp: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(matches!(
+            decode_bytes(&bytes[..20], Path::new("upload"), 100),
+            Err(Error::Decode { .. })
+        ));
+        assert!(matches!(
+            decode_bytes(&[], Path::new("upload"), 100),
+            Err(Error::Decode { .. })
+        ));
+    }
+}
