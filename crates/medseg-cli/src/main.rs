@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod device;
 mod pretrained;
+mod serve;
 
 /// 2D medical image segmentation: MSA-U2Net and baselines, training, evaluation and scoring.
 #[derive(Parser, Debug)]
@@ -43,6 +44,8 @@ enum Cmd {
     Eval(cmd::eval::EvalArgs),
     /// Segment images with a weights file or a pretrained model.
     Predict(cmd::predict::PredictArgs),
+    /// Serve a local web page and HTTP API that segment uploaded images.
+    Serve(cmd::serve::ServeArgs),
     /// Write a weights file, optionally re-parameterised for fast inference (`--fuse`).
     Export(cmd::export::ExportArgs),
     /// Generate a procedural dataset (vessels or lesions) in an official layout.
@@ -62,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Eval(args) => cmd::eval::run(args),
         Cmd::Predict(args) => cmd::predict::run(args),
         Cmd::Export(args) => cmd::export::run(args),
+        Cmd::Serve(args) => cmd::serve::run(args),
     }
 }
 

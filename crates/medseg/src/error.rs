@@ -21,6 +21,14 @@ pub enum Error {
     /// A file could not be decoded.
     #[error("cannot decode {path}: {reason}")]
     Decode { path: PathBuf, reason: String },
+    /// An image has more pixels than the decoder accepts (a guard against decompression bombs).
+    #[error("{path}: a {width}x{height} image has more than the {limit_mp} megapixels accepted")]
+    TooManyPixels {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        limit_mp: u64,
+    },
     /// A mask holds values other than the allowed binary ones.
     #[error("non-binary mask {path}: {reason}")]
     NonBinaryMask { path: PathBuf, reason: String },

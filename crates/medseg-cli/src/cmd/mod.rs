@@ -9,6 +9,7 @@ pub mod info;
 pub mod plan;
 pub mod predict;
 pub mod score;
+pub mod serve;
 pub mod synth;
 pub mod train;
 

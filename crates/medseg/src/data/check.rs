@@ -80,6 +80,7 @@ impl From<&Error> for Problem {
             Error::BadLayout { root, .. } => ("bad-layout", Some(root.clone())),
             Error::ShapeMismatch { path, .. } => ("shape-mismatch", Some(path.clone())),
             Error::Decode { path, .. } => ("decode", Some(path.clone())),
+            Error::TooManyPixels { path, .. } => ("too-many-pixels", Some(path.clone())),
             Error::NonBinaryMask { path, .. } => ("non-binary-mask", Some(path.clone())),
             Error::Io { path, .. } => ("io", Some(path.clone())),
             Error::InvalidConfig(_) => ("invalid-config", None),

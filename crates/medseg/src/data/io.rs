@@ -220,10 +220,17 @@ fn encode_error(path: &Path, e: image::ImageError) -> Error {
     }
 }
 
+/// Largest image, in pixels, that [`decode`] and [`decode_bytes`] accept by default (100
+/// megapixels, as [`crate::infer::scale::MAX_SCALED_PIXELS`]): a small compressed file can
+/// declare a huge canvas (a decompression bomb), and its size is checked from the header before
+/// any pixel is decoded.
+pub const MAX_DECODE_PIXELS: u64 = crate::infer::scale::MAX_SCALED_PIXELS;
+
 /// Decodes any supported file (see the module docs) into an `image` crate image.
 ///
 /// Errors: [`Error::MissingFile`] if `path` does not exist, [`Error::Io`] if it cannot be read,
-/// [`Error::Decode`] if it is corrupt, truncated or of an unsupported format.
+/// [`Error::Decode`] if it is corrupt, truncated or of an unsupported format,
+/// [`Error::TooManyPixels`] beyond [`MAX_DECODE_PIXELS`].
 pub fn decode(path: &Path) -> Result<DynamicImage> {
     if !path.is_file() {
         return Err(Error::MissingFile {
@@ -243,21 +250,55 @@ pub fn decode(path: &Path) -> Result<DynamicImage> {
     } else {
         raw
     };
+    decode_bytes(&bytes, path, MAX_DECODE_PIXELS)
+}
+
+/// The format of an encoded image, recognised from its first bytes (not a name), when this
+/// build can decode it: `Some("png")`, `Some("jpeg")`, ...; `None` for anything else.
+pub fn recognised_format(bytes: &[u8]) -> Option<&'static str> {
+    let format = image::guess_format(bytes).ok()?;
+    if !format.reading_enabled() {
+        return None;
+    }
+    format.extensions_str().first().copied()
+}
+
+/// Decodes an image held in memory (format from its magic bytes); `origin` names it in errors.
+/// Images of more than `max_pixels` pixels are refused from their header, before decoding.
+///
+/// Errors: [`Error::Decode`] for empty, corrupt, truncated or unsupported data,
+/// [`Error::TooManyPixels`] beyond `max_pixels`.
+pub fn decode_bytes(bytes: &[u8], origin: &Path, max_pixels: u64) -> Result<DynamicImage> {
     if bytes.is_empty() {
-        return Err(decode_error(path, "file is empty".into()));
+        return Err(decode_error(origin, "file is empty".into()));
     }
-    let reader = ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| decode_error(path, e.to_string()))?;
-    if reader.format().is_none() {
-        return Err(decode_error(
-            path,
-            "unknown image format (expected PNG, JPEG, TIFF, GIF, BMP or PNM)".into(),
-        ));
+    let reader = || {
+        let reader = ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| decode_error(origin, e.to_string()))?;
+        if reader.format().is_none() {
+            return Err(decode_error(
+                origin,
+                "unknown image format (expected PNG, JPEG, TIFF, GIF, BMP or PNM)".into(),
+            ));
+        }
+        Ok(reader)
+    };
+    let (width, height) = reader()?
+        .into_dimensions()
+        .map_err(|e| decode_error(origin, e.to_string()))?;
+    if width as u64 * height as u64 > max_pixels {
+        return Err(Error::TooManyPixels {
+            path: origin.to_path_buf(),
+            width,
+            height,
+            limit_mp: max_pixels / 1_000_000,
+        });
     }
-    reader
+    // The decoder keeps `image`'s default allocation limit (512 MiB) as a second guard.
+    reader()?
         .decode()
-        .map_err(|e| decode_error(path, e.to_string()))
+        .map_err(|e| decode_error(origin, e.to_string()))
 }
 
 fn decode_error(path: &Path, reason: String) -> Error {
@@ -282,7 +323,17 @@ pub fn read_plane(path: &Path) -> Result<Plane> {
 
 /// Reads an image as three float planes in `[0, 1]` (grey files replicated, alpha dropped).
 pub fn read_rgb(path: &Path) -> Result<RgbPlanes> {
-    let img = decode(path)?;
+    Ok(rgb_planes(&decode(path)?))
+}
+
+/// Decodes an image held in memory as [`read_rgb`] reads a file, refusing more than
+/// `max_pixels` pixels ([`decode_bytes`]).
+pub fn read_rgb_bytes(bytes: &[u8], origin: &Path, max_pixels: u64) -> Result<RgbPlanes> {
+    Ok(rgb_planes(&decode_bytes(bytes, origin, max_pixels)?))
+}
+
+/// Three float planes in `[0, 1]` of a decoded image (grey replicated, alpha dropped).
+fn rgb_planes(img: &DynamicImage) -> RgbPlanes {
     let rgb = img.to_rgb32f();
     let (width, height) = rgb.dimensions();
     let n = width as usize * height as usize;
@@ -292,11 +343,11 @@ pub fn read_rgb(path: &Path) -> Result<RgbPlanes> {
             plane[i] = v;
         }
     }
-    Ok(RgbPlanes {
+    RgbPlanes {
         width,
         height,
         planes,
-    })
+    }
 }
 
 /// Reads a binary mask following the module's binarisation policy.
@@ -391,4 +442,52 @@ pub fn check_size(path: &Path, image: (u32, u32), other: (u32, u32)) -> Result<(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(img: &DynamicImage) -> Vec<u8> {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn bytes_decode_like_files_and_the_pixel_limit_reads_the_header() {
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_fn(5, 3, |x, y| {
+            image::Rgb([x as u8 * 50, y as u8 * 100, 7])
+        }));
+        let bytes = png(&img);
+        assert_eq!(recognised_format(&bytes), Some("png"));
+        assert_eq!(recognised_format(b"hello"), None);
+        let rgb = read_rgb_bytes(&bytes, Path::new("upload"), 15).unwrap();
+        assert_eq!(rgb.size(), (5, 3));
+        assert!((rgb.planes[0][4] - 200.0 / 255.0).abs() < 1e-6);
+        // a 2000x2000 blank PNG is a few KB: refused from its header
+        let big = png(&DynamicImage::ImageLuma8(image::GrayImage::new(2000, 2000)));
+        assert!(big.len() < 50_000);
+        let e = decode_bytes(&big, Path::new("upload"), 1_000_000).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooManyPixels {
+                    width: 2000,
+                    height: 2000,
+                    limit_mp: 1,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(matches!(
+            decode_bytes(&bytes[..20], Path::new("upload"), 100),
+            Err(Error::Decode { .. })
+        ));
+        assert!(matches!(
+            decode_bytes(&[], Path::new("upload"), 100),
+            Err(Error::Decode { .. })
+        ));
+    }
 }

@@ -80,7 +80,21 @@ impl Prediction {
             .collect()
     }
 
-    /// Writes the 16-bit probability map, the binary mask and a green overlay on `image`.
+    /// The pictures of this prediction over `image` at `threshold`: the 16-bit probability
+    /// map, the binary mask and a green overlay.
+    pub fn pictures(&self, image: &RgbPlanes, threshold: f64) -> Pictures {
+        let (w, h) = (image.width, image.height);
+        let binary = self.binary(threshold);
+        let foreground = binary.iter().filter(|&&b| b).count();
+        Pictures {
+            probability: crate::viz::probability_png16(&self.prob.data, w, h),
+            mask: crate::viz::mask_png(&binary, w, h),
+            overlay: crate::viz::overlay(&to_rgb8(image), w, h, &binary, OVERLAY_COLOR, 0.5),
+            foreground_fraction: foreground as f64 / binary.len().max(1) as f64,
+        }
+    }
+
+    /// Writes the [`Prediction::pictures`] to three PNG files.
     pub fn save(
         &self,
         image: &RgbPlanes,
@@ -89,16 +103,36 @@ impl Prediction {
         mask: &Path,
         overlay: &Path,
     ) -> Result<()> {
-        let (w, h) = (image.width, image.height);
-        let binary = self.binary(threshold);
-        crate::viz::save_png(&crate::viz::probability_png16(&self.prob.data, w, h), prob)?;
-        crate::viz::save_png(&crate::viz::mask_png(&binary, w, h), mask)?;
-        let rgb = to_rgb8(image);
-        crate::viz::save_png(
-            &crate::viz::overlay(&rgb, w, h, &binary, [0, 255, 0], 0.5),
-            overlay,
-        )
+        let pictures = self.pictures(image, threshold);
+        crate::viz::save_png(&pictures.probability, prob)?;
+        crate::viz::save_png(&pictures.mask, mask)?;
+        crate::viz::save_png(&pictures.overlay, overlay)
     }
+}
+
+/// Colour of the foreground in overlays (green).
+pub const OVERLAY_COLOR: [u8; 3] = [0, 255, 0];
+
+/// What `predict` writes for an image, in memory.
+pub struct Pictures {
+    /// Probabilities as 16-bit grey (0..=65535 for 0..=1).
+    pub probability: crate::viz::Gray16Image,
+    /// The binary mask, 0 or 255.
+    pub mask: image::GrayImage,
+    /// The mask drawn in [`OVERLAY_COLOR`] at half opacity over the image.
+    pub overlay: image::RgbImage,
+    /// Share of the pixels in the mask.
+    pub foreground_fraction: f64,
+}
+
+/// Per-call inference options that override a [`Predictor`]'s defaults (a server's request
+/// parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PredictOptions {
+    /// How to scale the image; `None` keeps [`Predictor::scale`].
+    pub scale: Option<ScaleMode>,
+    /// Test-time mirroring; `None` keeps the weights' tiling setting.
+    pub mirror: Option<bool>,
 }
 
 /// Interleaved 8-bit RGB of an image in `[0, 1]` planes.
@@ -163,16 +197,29 @@ impl Predictor {
     /// [`Predictor::scale`] says: the image (and FOV) resampled by the factor, the network run,
     /// the probabilities resampled back to the original size.
     pub fn predict(&self, image: &RgbPlanes, fov: &Mask) -> Result<Prediction> {
+        self.predict_with(image, fov, PredictOptions::default())
+    }
+
+    /// [`Predictor::predict`] with the scale mode and mirroring of `options` where they are set.
+    pub fn predict_with(
+        &self,
+        image: &RgbPlanes,
+        fov: &Mask,
+        options: PredictOptions,
+    ) -> Result<Prediction> {
         let start = Instant::now();
-        let decision = scale::factor(self.scale, self.meta.scale_reference.as_ref(), fov)?;
+        let mode = options.scale.unwrap_or(self.scale);
+        let mut tiling = self.meta.tiling.clone();
+        tiling.mirror = options.mirror.unwrap_or(tiling.mirror);
+        let decision = scale::factor(mode, self.meta.scale_reference.as_ref(), fov)?;
         let original = (image.width, image.height);
         let mut prob = if decision.factor == 1.0 {
-            self.predict_unscaled(image, fov)?
+            self.predict_unscaled(image, fov, &tiling)?
         } else {
             let (sw, sh) = scale::scaled_size(original, decision.factor);
             let scaled = resize_rgb(image, sw, sh);
             let scaled_fov = resize_mask(fov, sw, sh);
-            let small = self.predict_unscaled(&scaled, &scaled_fov)?;
+            let small = self.predict_unscaled(&scaled, &scaled_fov, &tiling)?;
             resize_plane(&small, original.0, original.1)
         };
         for (p, &inside) in prob.data.iter_mut().zip(&fov.data) {
@@ -192,7 +239,12 @@ impl Predictor {
     /// leaves most of the image out (a disc on a wide black frame) is cropped to its bounding
     /// box plus [`CROP_MARGIN`] first, when that saves at least a quarter of the pixels and the
     /// preprocessing keeps the image size: the pixels outside get probability 0 anyway.
-    fn predict_unscaled(&self, image: &RgbPlanes, fov: &Mask) -> Result<Plane> {
+    fn predict_unscaled(
+        &self,
+        image: &RgbPlanes,
+        fov: &Mask,
+        tiling: &TileConfig,
+    ) -> Result<Plane> {
         let (w, h) = (image.width, image.height);
         if self.meta.preprocess.resize.is_none()
             && let Some([x0, y0, x1, y1]) = bounding_box(fov, CROP_MARGIN)
@@ -208,7 +260,7 @@ impl Predictor {
                 height: y1 - y0,
                 data: crop(&fov.data, w, [x0, y0, x1, y1]),
             };
-            let inner = self.run_network(&crop_image, &crop_fov)?;
+            let inner = self.run_network(&crop_image, &crop_fov, tiling)?;
             let mut out = Plane::filled(w, h, 0.0);
             let cw = (x1 - x0) as usize;
             for (row, src) in inner.data.chunks(cw).enumerate() {
@@ -217,12 +269,12 @@ impl Predictor {
             }
             return Ok(out);
         }
-        self.run_network(image, fov)
+        self.run_network(image, fov, tiling)
     }
 
-    fn run_network(&self, image: &RgbPlanes, fov: &Mask) -> Result<Plane> {
+    fn run_network(&self, image: &RgbPlanes, fov: &Mask, tiling: &TileConfig) -> Result<Plane> {
         let planes = self.meta.preprocess.apply(image, fov)?;
-        let probs = predict_planes(&self.net, &planes, &self.meta.tiling, &self.device)?;
+        let probs = predict_planes(&self.net, &planes, tiling, &self.device)?;
         let small = Plane {
             width: planes.width,
             height: planes.height,

@@ -15,7 +15,7 @@
 //! - [`panel`](mod@panel): [`panel()`], a side-by-side montage with captions.
 //! - [`curves`]: ROC and PR curve points from the metrics histogram ([`roc_points`], [`pr_points`]).
 //! - [`charts`]: PNG charts ([`roc_curve`], [`pr_curve`], [`training_curves`]).
-//! - [`save`]: atomic PNG writing ([`save_png`]).
+//! - [`save`]: atomic PNG writing ([`save_png`]) and in-memory encoding ([`encode_png`]).
 //!
 //! The builders in [`maps`] and [`panel`](mod@panel) panic when a buffer's length
 //! does not match `width * height` (a caller bug, like an out-of-range slice index); each
@@ -39,7 +39,7 @@ pub use maps::{
     probability_png, probability_png16,
 };
 pub use panel::{PANEL_CAPTION_HEIGHT, PANEL_PADDING, comparison_panel, panel};
-pub use save::save_png;
+pub use save::{encode_png, save_png};
 
 /// Panics with a message naming `what` when `len != width * height * channels`.
 fn check_len(what: &str, len: usize, width: u32, height: u32, channels: usize) {

@@ -22,12 +22,27 @@ where
     C: Deref<Target = [P::Subpixel]>,
 {
     let path = path.as_ref();
-    let mut bytes = Cursor::new(Vec::new());
-    img.write_to(&mut bytes, ImageFormat::Png).map_err(|e| {
+    let bytes = encode_png(img).map_err(|e| {
         Error::io(
             path,
             io::Error::new(io::ErrorKind::InvalidData, format!("encoding PNG: {e}")),
         )
     })?;
-    write_atomic(path, bytes.get_ref())
+    write_atomic(path, &bytes)
+}
+
+/// `img` encoded as PNG in memory (what [`save_png`] writes).
+///
+/// # Errors
+/// The encoder's message when `img` cannot be encoded.
+pub fn encode_png<P, C>(img: &ImageBuffer<P, C>) -> std::result::Result<Vec<u8>, String>
+where
+    P: PixelWithColorType,
+    [P::Subpixel]: EncodableLayout,
+    C: Deref<Target = [P::Subpixel]>,
+{
+    let mut bytes = Cursor::new(Vec::new());
+    img.write_to(&mut bytes, ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(bytes.into_inner())
 }
