@@ -6,7 +6,7 @@
 # run-parallel.sh produce the same results files through the one implementation; last/ holds the
 # last-epoch (--last) scores and the top level the best-validation ones; EVAL_VARIANTS=0,
 # RESUME=1, TRAIN_TIMEOUT, a failing training, JOBS=2, every config at once with the STARE
-# cross-validation's pooled reports and the cross-dataset table. Run by .ci/run; a few seconds.
+# cross-validation's pooled reports and the cross-dataset table; claims.sh's comparisons. Run by .ci/run; a few seconds.
 #
 #   scripts/test-scripts.sh
 set -euo pipefail
@@ -65,6 +65,7 @@ case "$cmd" in
         echo "id  f1"
         echo "pooled (all pixels)  0.$f1"
         ;;
+    compare) echo "verdict: stub" ;;
     *) echo "stub: unexpected command $cmd" >&2; exit 2 ;;
 esac
 STUB
@@ -198,6 +199,19 @@ rm -rf results/drive/a/last
 check "eval-variants.sh, VARIANTS=last: exit 0" exits 0 env VARIANTS=last scripts/eval-variants.sh runs/drive/a data/DRIVE results/drive/a
 check "  ... writes last/ from --last" [ "$(pooled results/drive/a/last/metrics.json)" = 0.8100 ]
 check "eval-variants.sh, an unknown variant: exit 1" exits 1 env VARIANTS=bogus scripts/eval-variants.sh runs/drive/a data/DRIVE results/drive/a
+
+check "claims.sh with an unknown comparison: exit 2" exits 2 scripts/claims.sh bogus
+check "claims.sh with no results: exit 0" exits 0 scripts/claims.sh ph2-msssim drive-msac
+check "  ... lists them as missing" [ "$(scripts/claims.sh | grep -c '^missing: ')" = 13 ]
+for s in "" -seed1 -seed2; do
+    for arm in drive-plain-units drive-default; do
+        mkdir -p "results/drive-ablation/$arm$s/last"
+        echo '{}' > "results/drive-ablation/$arm$s/last/metrics.json"
+    done
+done
+: > "$FAKE_LOG"
+check "claims.sh with the runs of one comparison: exit 0" exits 0 scripts/claims.sh drive-msac
+check "  ... compares the three seeds of each arm" has "^compare --metric f1 --aggregate pooled --name-a plain-units --name-b msac --a results/drive-ablation/drive-plain-units results/drive-ablation/drive-plain-units-seed1 results/drive-ablation/drive-plain-units-seed2 --b results/drive-ablation/drive-default results/drive-ablation/drive-default-seed1 results/drive-ablation/drive-default-seed2 --json results/claims/drive-msac.json$" "$FAKE_LOG"
 
 if [ "$fails" != 0 ]; then
     echo "$fails check(s) failed"

@@ -2,7 +2,8 @@
 
 Writes two fixtures under crates/medseg/tests/fixtures/golden/:
 
-* losses.json: BCE with logits (torch, with and without pos_weight), focal loss
+* losses.json: BCE with logits (torch, with and without pos_weight), top-k BCE (torch's
+  per-pixel BCE, flatten(1).topk(k).values.mean(), k = ceil(fraction * C * H * W)), focal loss
   (torchvision.ops.sigmoid_focal_loss, reduction="mean") and soft Dice (medseg's
   definition written in torch), with inputs, loss values and autograd gradients.
 * ms_ssim.json: 1 - MS-SSIM(sigmoid(logits), target) from pytorch-msssim, on inputs
@@ -14,6 +15,8 @@ Run from the repository root:
 
 Everything is computed in float64 (the reference), the Rust side runs in f32.
 """
+
+import math
 
 import numpy as np
 import pytorch_msssim
@@ -64,7 +67,7 @@ def soft_dice_loss(x, y, smooth, reduction):
 
 def pointwise_cases():
     shape = (2, 1, 6, 6)
-    inputs, bce, focal, dice = {}, [], [], []
+    inputs, bce, focal, dice, top_k = {}, [], [], [], []
     for name, scale in [("random", 2.5), ("wide", 8.0)]:
         logits, target = pointwise_inputs(shape, scale)
         inputs[name] = {"shape": list(shape), "logits": f32_list(logits), "target": f32_list(target)}
@@ -83,6 +86,14 @@ def pointwise_cases():
             loss, grad = grad_of(fn, logits, target)
             focal.append({"name": f"{name}/alpha={alpha},gamma={gamma}", **base, "alpha": alpha,
                           "gamma": gamma, "loss": loss, "grad": [f64(g) for g in grad.ravel()]})
+        for fraction in [0.25, 0.7, 1.0]:
+            def fn(x, y, fraction=fraction):
+                per = F.binary_cross_entropy_with_logits(x, y, reduction="none").flatten(1)
+                k = min(per.shape[1], max(1, math.ceil(fraction * per.shape[1])))
+                return per.topk(k, dim=1).values.mean()
+            loss, grad = grad_of(fn, logits, target)
+            top_k.append({"name": f"{name}/fraction={fraction}", **base, "fraction": fraction,
+                          "loss": loss, "grad": [f64(g) for g in grad.ravel()]})
         for smooth in [1.0, 1e-5]:
             for reduction in ["per-image", "batch"]:
                 def fn(x, y, smooth=smooth, reduction=reduction):
@@ -91,7 +102,7 @@ def pointwise_cases():
                 dice.append({"name": f"{name}/smooth={smooth},{reduction}", **base, "smooth": smooth,
                              "reduction": reduction, "loss": loss,
                              "grad": [f64(g) for g in grad.ravel()]})
-    return inputs, bce, focal, dice
+    return inputs, bce, focal, dice, top_k
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +205,7 @@ def ms_ssim_case(b, h, w):
 
 def main():
     torch.set_default_dtype(torch.float64)
-    inputs, bce, focal, dice = pointwise_cases()
+    inputs, bce, focal, dice, top_k = pointwise_cases()
     meta = {
         "generator": "tools/golden/gen_losses.py",
         "versions": versions(torch, torchvision, np),
@@ -208,6 +219,7 @@ def main():
         "bce": bce,
         "focal": focal,
         "dice": dice,
+        "top_k": top_k,
     })
     write("ms_ssim.json", {
         **meta,

@@ -32,6 +32,9 @@ enum Cmd {
     Info(cmd::info::InfoArgs),
     /// Score saved probability maps against ground-truth masks.
     Score(cmd::score::ScoreArgs),
+    /// Compare two training recipes over several runs each: spread over seeds, paired test
+    /// over test images, verdict.
+    Compare(cmd::compare::CompareArgs),
     /// Dataset tools: check, fingerprint, resample.
     #[command(subcommand)]
     Data(cmd::data::DataCmd),
@@ -58,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Bench(args) => cmd::bench::run(args),
         Cmd::Demo(args) => cmd::demo::run(args),
         Cmd::Score(args) => cmd::score::run(args),
+        Cmd::Compare(args) => cmd::compare::run(args),
         Cmd::Data(args) => cmd::data::run(args),
         Cmd::Synth(args) => cmd::synth::run(args),
         Cmd::Plan(args) => cmd::plan::run(args),

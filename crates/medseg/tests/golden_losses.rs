@@ -10,7 +10,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use medseg::loss::{
     BceKind, BceLossConfig, DiceLossConfig, DiceReduction, FocalLossConfig, LossConfig,
-    MsSsimLossConfig, ms_ssim,
+    MsSsimLossConfig, ms_ssim, top_k_bce_with_logits,
 };
 use medseg::models::SegOutput;
 use serde::Deserialize;
@@ -82,6 +82,8 @@ struct PointwiseCase {
     #[serde(default)]
     gamma: Option<f64>,
     #[serde(default)]
+    fraction: Option<f64>,
+    #[serde(default)]
     smooth: Option<f64>,
     #[serde(default)]
     reduction: Option<DiceReduction>,
@@ -94,6 +96,7 @@ struct LossesFixture {
     bce: Vec<PointwiseCase>,
     focal: Vec<PointwiseCase>,
     dice: Vec<PointwiseCase>,
+    top_k: Vec<PointwiseCase>,
 }
 
 /// Runs `loss` on each case's input under autodiff and compares value and gradient.
@@ -132,6 +135,14 @@ fn bce_matches_torch_with_and_without_pos_weight() {
             .with_pos_weight(c.pos_weight)
             .init()
             .forward(x, y)
+    });
+}
+
+#[test]
+fn top_k_bce_matches_torch_topk() {
+    let fx: LossesFixture = fixture("losses.json");
+    check_pointwise(&fx, &fx.top_k, |c, x, y| {
+        top_k_bce_with_logits(x, y, c.fraction.expect("top-k case has fraction"))
     });
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand: parse, validate, call the library, print.
 
 pub mod bench;
+pub mod compare;
 pub mod data;
 pub mod demo;
 pub mod eval;

@@ -11,6 +11,11 @@
 //! `log_sigmoid` (which also has an exact backward, so the gradient at `x = 0` is `σ(0) - y`).
 //! `w = pos_weight` multiplies the positive term only; `w > 1` favours recall on thin
 //! structures (the "weighted-BCE" reading of a class-balanced loss).
+//!
+//! [`top_k_bce_with_logits`] averages only each image's hardest pixels (online hard example
+//! mining): the `ceil(fraction x C x H x W)` largest per-pixel BCE values of each image, as
+//! `bce(x, y, reduction="none").flatten(1).topk(k, dim=1).values.mean()` in PyTorch. Easy
+//! negatives (most background pixels) then contribute nothing.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -98,9 +103,48 @@ pub fn bce_with_logits(
     bce_elementwise(logits, targets, pos_weight).mean()
 }
 
+/// Mean of each image's `ceil(fraction x C x H x W)` largest per-pixel BCE values (plain BCE);
+/// see the module docs. The hardest pixels are chosen on the loss values without gradient, and
+/// the gradient flows through the chosen pixels only.
+///
+/// # Shapes
+/// - `logits`, `targets`: `[B, C, H, W]` (equal); output `[1]`.
+///
+/// # Panics
+/// If the shapes differ or `fraction` is not in `(0, 1]`.
+pub fn top_k_bce_with_logits(logits: Tensor<4>, targets: Tensor<4>, fraction: f64) -> Tensor<1> {
+    assert_same_shape("top_k_bce_with_logits", &logits, &targets);
+    assert!(
+        fraction > 0.0 && fraction <= 1.0,
+        "top-k fraction {fraction} not in (0, 1]"
+    );
+    let [b, c, h, w] = logits.dims();
+    let n = c * h * w;
+    let k = top_k_count(fraction, n);
+    let per_pixel: Tensor<2> = bce_elementwise(logits, targets, None).reshape([b, n]);
+    if k == n {
+        return per_pixel.mean();
+    }
+    let (_, hardest) = per_pixel.clone().detach().topk_with_indices(k, 1);
+    per_pixel.gather(1, hardest).mean()
+}
+
+/// `ceil(fraction x n)`, at least 1 and at most `n` (guarding against rounding up past `n`).
+pub(crate) fn top_k_count(fraction: f64, n: usize) -> usize {
+    ((fraction * n as f64).ceil() as usize).clamp(1, n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_k_counts() {
+        assert_eq!(top_k_count(0.25, 36), 9);
+        assert_eq!(top_k_count(0.7, 36), 26);
+        assert_eq!(top_k_count(1e-9, 36), 1);
+        assert_eq!(top_k_count(1.0, 36), 36);
+    }
 
     #[test]
     fn config_rejects_non_positive_pos_weight() {

@@ -15,7 +15,7 @@
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::bce::bce_with_logits;
+use super::bce::{bce_with_logits, top_k_bce_with_logits};
 use super::dice::{DiceLoss, DiceLossConfig};
 use super::focal::sigmoid_focal_loss;
 use super::ms_ssim::{MsSsimLoss, MsSsimLossConfig};
@@ -24,7 +24,7 @@ use crate::models::SegOutput;
 
 /// Which pixel-wise cross-entropy term to use. Serialised with a `kind` tag:
 /// `{"kind": "plain"}`, `{"kind": "weighted", "pos_weight": 3.0}`,
-/// `{"kind": "focal", "alpha": 0.25, "gamma": 2.0}`.
+/// `{"kind": "focal", "alpha": 0.25, "gamma": 2.0}`, `{"kind": "top-k", "fraction": 0.1}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum BceKind {
@@ -42,6 +42,12 @@ pub enum BceKind {
         /// See [`FocalLossConfig::gamma`].
         gamma: f64,
     },
+    /// Plain BCE over each image's hardest pixels only ("top-k" or online hard example mining
+    /// reading; [`top_k_bce_with_logits`]).
+    TopK {
+        /// Share of each image's pixels kept, in `(0, 1]`.
+        fraction: f64,
+    },
 }
 
 impl BceKind {
@@ -55,6 +61,12 @@ impl BceKind {
                 .with_alpha(alpha)
                 .with_gamma(gamma)
                 .validate(),
+            BceKind::TopK { fraction } => check(
+                "bce.fraction",
+                fraction,
+                fraction > 0.0 && fraction <= 1.0,
+                "must be in (0, 1]",
+            ),
         }
     }
 
@@ -63,6 +75,7 @@ impl BceKind {
             BceKind::Plain => bce_with_logits(logits, targets, None),
             BceKind::Weighted { pos_weight } => bce_with_logits(logits, targets, Some(pos_weight)),
             BceKind::Focal { alpha, gamma } => sigmoid_focal_loss(logits, targets, alpha, gamma),
+            BceKind::TopK { fraction } => top_k_bce_with_logits(logits, targets, fraction),
         }
     }
 }

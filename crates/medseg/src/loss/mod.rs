@@ -2,7 +2,8 @@
 //! 0/1 float targets of the same shape, returns a scalar `Tensor<1>` of shape `[1]`, and is
 //! differentiable on the autodiff backend.
 //!
-//! - [`bce`]: binary cross-entropy with logits, optional PyTorch-style `pos_weight`.
+//! - [`bce`]: binary cross-entropy with logits, optional PyTorch-style `pos_weight`; top-k BCE
+//!   over each image's hardest pixels.
 //! - [`focal`]: focal loss, torchvision's `sigmoid_focal_loss`.
 //! - [`dice`]: soft Dice with smoothing, per-image or batch reduction.
 //! - [`ms_ssim`](mod@ms_ssim): `1 - MS-SSIM` (Wang et al. 2003) as pytorch-msssim computes it, with a
@@ -19,7 +20,7 @@ pub mod dice;
 pub mod focal;
 pub mod ms_ssim;
 
-pub use bce::{BceLoss, BceLossConfig, bce_with_logits};
+pub use bce::{BceLoss, BceLossConfig, bce_with_logits, top_k_bce_with_logits};
 pub use deep_supervision::{BceKind, CombinedLoss, LossConfig, LossOutput, LossTerms};
 pub use dice::{DiceLoss, DiceLossConfig, DiceReduction, soft_dice_loss};
 pub use focal::{FocalLoss, FocalLossConfig, sigmoid_focal_loss};
