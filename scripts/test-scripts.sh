@@ -6,7 +6,8 @@
 # run-parallel.sh produce the same results files through the one implementation; last/ holds the
 # last-epoch (--last) scores and the top level the best-validation ones; EVAL_VARIANTS=0,
 # RESUME=1, TRAIN_TIMEOUT, a failing training, JOBS=2, every config at once with the STARE
-# cross-validation's pooled reports and the cross-dataset table. Run by .ci/run; a few seconds.
+# cross-validation's pooled reports and the cross-dataset table; the usage errors of
+# kill-resume.sh and fuzz.sh. Run by .ci/run; a few seconds.
 #
 #   scripts/test-scripts.sh
 set -euo pipefail
@@ -198,6 +199,11 @@ rm -rf results/drive/a/last
 check "eval-variants.sh, VARIANTS=last: exit 0" exits 0 env VARIANTS=last scripts/eval-variants.sh runs/drive/a data/DRIVE results/drive/a
 check "  ... writes last/ from --last" [ "$(pooled results/drive/a/last/metrics.json)" = 0.8100 ]
 check "eval-variants.sh, an unknown variant: exit 1" exits 1 env VARIANTS=bogus scripts/eval-variants.sh runs/drive/a data/DRIVE results/drive/a
+
+check "kill-resume.sh with no arguments: usage, exit 2" exits 2 scripts/kill-resume.sh
+check "kill-resume.sh with N=0: exit 2" exits 2 scripts/kill-resume.sh 0
+check "fuzz.sh with no arguments: usage, exit 2" exits 2 scripts/fuzz.sh
+check "fuzz.sh with SECONDS=x: exit 2" exits 2 scripts/fuzz.sh x
 
 if [ "$fails" != 0 ]; then
     echo "$fails check(s) failed"
