@@ -60,7 +60,12 @@ kill_once() {
     if [ -f "$run/config.toml" ]; then train_resume "$run" 2> "$log" & else train_new "$run" 2> "$log" & fi
     pid=$!
     case "$phase" in
-        train) delay=$(echo "scale=2; $RANDOM % 100 * $ref_seconds / 150" | bc); sleep "$delay" ;;
+        train)
+            # a random moment within the first two thirds of a run's length, once steps run
+            while kill -0 "$pid" 2> /dev/null && [ "$(marks "$log" "training epoch")" = 0 ]; do sleep 0.01; done
+            delay=$(echo "scale=2; $((RANDOM % 100)) * $ref_seconds / 150" | bc)
+            sleep "$delay"
+            ;;
         validation | final)
             local pattern="validation after epoch"
             [ "$phase" = final ] && pattern="validation after epoch 4 of 4"
@@ -74,9 +79,12 @@ kill_once() {
             sleep "0.0$((RANDOM % 10))"
             ;;
     esac
-    if kill -9 "$pid" 2> /dev/null; then
+    # $pid is the background subshell; the medseg process is its child.
+    local child
+    child=$(pgrep -P "$pid" || true)
+    if [ -n "$child" ] && kill -9 "$child" 2> /dev/null; then
         wait "$pid" 2> /dev/null || true
-        echo "  kill ($phase): after '$(grep -o 'INFO.*' "$log" | tail -n 1 | sed 's/^INFO medseg::phase: //')'"
+        echo "  kill ($phase): after '$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -o 'medseg::phase: .*' | tail -n 1 | cut -c 16-)'"
     else
         wait "$pid" 2> /dev/null || true
         echo "  kill ($phase): the run had already finished"
