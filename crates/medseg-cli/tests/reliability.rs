@@ -199,7 +199,8 @@ fn damaged_checkpoints_fall_back_or_exit_2() {
         b[i] ^= 0xff;
         std::fs::write(p, b).unwrap();
     };
-    let cases: [(&str, Box<dyn Fn()>, &str); 4] = [
+    type Damage<'a> = Box<dyn Fn() + 'a>;
+    let cases: [(&str, Damage, &str); 4] = [
         (
             "truncated model",
             Box::new(|| truncate(&ck.join("epoch-0002/model.bpk"))),
