@@ -6,7 +6,8 @@
 # run-parallel.sh produce the same results files through the one implementation; last/ holds the
 # last-epoch (--last) scores and the top level the best-validation ones; EVAL_VARIANTS=0,
 # RESUME=1, TRAIN_TIMEOUT, a failing training, JOBS=2, every config at once with the STARE
-# cross-validation's pooled reports and the cross-dataset table; claims.sh's comparisons. Run by .ci/run; a few seconds.
+# cross-validation's pooled reports and the cross-dataset table; claims.sh's comparisons; the
+# usage errors of kill-resume.sh and fuzz.sh. Run by .ci/run; a few seconds.
 #
 #   scripts/test-scripts.sh
 set -euo pipefail
@@ -212,6 +213,11 @@ done
 : > "$FAKE_LOG"
 check "claims.sh with the runs of one comparison: exit 0" exits 0 scripts/claims.sh drive-msac
 check "  ... compares the three seeds of each arm" has "^compare --metric f1 --aggregate pooled --name-a plain-units --name-b msac --a results/drive-ablation/drive-plain-units results/drive-ablation/drive-plain-units-seed1 results/drive-ablation/drive-plain-units-seed2 --b results/drive-ablation/drive-default results/drive-ablation/drive-default-seed1 results/drive-ablation/drive-default-seed2 --json results/claims/drive-msac.json$" "$FAKE_LOG"
+
+check "kill-resume.sh with no arguments: usage, exit 2" exits 2 scripts/kill-resume.sh
+check "kill-resume.sh with N=0: exit 2" exits 2 scripts/kill-resume.sh 0
+check "fuzz.sh with no arguments: usage, exit 2" exits 2 scripts/fuzz.sh
+check "fuzz.sh with SECONDS=x: exit 2" exits 2 scripts/fuzz.sh x
 
 if [ "$fails" != 0 ]; then
     echo "$fails check(s) failed"

@@ -122,6 +122,11 @@ fn main() -> ExitCode {
     };
     match pool.install(|| run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        // A batch that finished with some inputs skipped (`predict --keep-going`).
+        Err(e) if e.is::<cmd::predict::SomeFailed>() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

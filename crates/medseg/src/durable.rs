@@ -17,9 +17,10 @@ use crate::{Error, Result};
 /// Writes `bytes` to `path` atomically and durably; missing parent folders are created.
 ///
 /// # Errors
+/// [`Error::DiskFull`] when the disk, a quota or the file-size limit is exhausted;
 /// [`Error::Io`] naming the folder that could not be created (or the file standing where a
-/// folder is needed), or `path` when writing, flushing or renaming fails. The temporary file is
-/// removed on failure and an existing file at `path` is left as it was.
+/// folder is needed), or `path` when writing, flushing or renaming fails otherwise. The
+/// temporary file is removed on failure and an existing file at `path` is left as it was.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let file_name = path.file_name().ok_or_else(|| {
         Error::io(
@@ -49,9 +50,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Err(e) = written {
         // Best effort: the temporary file may not exist, and the original error matters more.
         let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
+        return Err(if is_disk_full(&e) {
+            Error::DiskFull {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        } else {
+            Error::io(path, e)
+        });
     }
     sync_folder(&parent)
+}
+
+/// Whether `e` says the disk, a quota or the file-size limit (`RLIMIT_FSIZE`) is exhausted.
+fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge
+    )
 }
 
 /// Writes `rows` as CSV (a header from the field names, then one row per item) to `path`,

@@ -58,6 +58,19 @@ pub enum Error {
         step: usize,
         run: PathBuf,
     },
+    /// The disk (or the file-size limit) is full: `path` could not be written. The file that
+    /// was at `path` before, if any, is intact.
+    #[error(
+        "{path}: cannot write it, no space left ({source}); the earlier version of the file, if any, is intact: free some space and run again"
+    )]
+    DiskFull {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A run has checkpoints, but none is intact (every file or folder tried, with its fault).
+    #[error("no intact checkpoint in {dir}: {reasons}")]
+    NoIntactCheckpoint { dir: PathBuf, reasons: String },
     /// Inputs that cannot be combined (lengths, shapes).
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -30,6 +30,17 @@ pub struct PredictArgs {
     /// Probability threshold (default: the one stored with the weights).
     #[arg(long)]
     pub threshold: Option<f64>,
+    /// Skip an input that cannot be read or segmented and go on with the rest; the failures
+    /// are listed in OUT/failures.json (file, reason) and the exit code is 1 when there are
+    /// any. Without it the first failure stops the batch (exit 2). A write failure (a full
+    /// disk) stops the batch either way.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Skip an input whose three outputs are already in the output folder, so that a batch
+    /// that was stopped continues where it stopped (outputs are written atomically: one that
+    /// exists is complete).
+    #[arg(long)]
+    pub skip_existing: bool,
     #[command(flatten)]
     pub inference: InferenceArgs,
 }
@@ -82,20 +93,32 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut total = 0.0;
+    let (mut total, mut done, mut skipped) = (0.0, 0usize, 0usize);
+    let mut failures = Vec::new();
     for file in &files {
-        let (image, pred) = predictor.predict_file(file)?;
-        let (w, h) = (image.width, image.height);
         let s = stem(file);
         let file_for = |kind: &str| args.out.join(format!("{s}_{kind}.png"));
-        pred.save(
-            &image,
-            threshold,
-            &file_for("prob"),
-            &file_for("mask"),
-            &file_for("overlay"),
-        )?;
+        let outputs = [file_for("prob"), file_for("mask"), file_for("overlay")];
+        if args.skip_existing && outputs.iter().all(|p| p.is_file()) {
+            skipped += 1;
+            continue;
+        }
+        let (image, pred) = match predictor.predict_file(file) {
+            Ok(done) => done,
+            Err(e) if args.keep_going => {
+                eprintln!("skipped {}: {e}", file.display());
+                failures.push(Failure {
+                    file: file.clone(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let (w, h) = (image.width, image.height);
+        pred.save(&image, threshold, &outputs[0], &outputs[1], &outputs[2])?;
         total += pred.seconds;
+        done += 1;
         if pred.scale.fov_fallback {
             eprintln!(
                 "warning: {}: no field of view found; its width stood in for the FOV diameter",
@@ -112,10 +135,48 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         );
     }
     println!(
-        "{} image(s), {:.3} s per image; outputs in {}",
-        files.len(),
-        total / files.len() as f64,
+        "{done} image(s) segmented, {:.3} s per image{}{}; outputs in {}",
+        total / done.max(1) as f64,
+        if skipped > 0 {
+            format!(", {skipped} skipped (outputs already there)")
+        } else {
+            String::new()
+        },
+        if args.keep_going {
+            format!(", {} failed", failures.len())
+        } else {
+            String::new()
+        },
         args.out.display()
     );
+    if args.keep_going {
+        let path = args.out.join("failures.json");
+        let json = serde_json::to_string_pretty(&failures).expect("failures serialise") + "\n";
+        medseg::durable::write_atomic(&path, json.as_bytes())?;
+        if !failures.is_empty() {
+            return Err(SomeFailed {
+                failed: failures.len(),
+                total: files.len(),
+                list: path,
+            }
+            .into());
+        }
+    }
     Ok(())
+}
+
+/// An input `--keep-going` skipped, as listed in `failures.json`.
+#[derive(Debug, serde::Serialize)]
+struct Failure {
+    file: PathBuf,
+    reason: String,
+}
+
+/// The batch finished, but some inputs failed (`--keep-going`): exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} input(s) failed; they are listed in {}", list.display())]
+pub struct SomeFailed {
+    failed: usize,
+    total: usize,
+    list: PathBuf,
 }

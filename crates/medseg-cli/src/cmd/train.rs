@@ -59,6 +59,10 @@ impl TrainObserver for Progress {
         eprintln!("{info}");
     }
 
+    fn on_warning(&mut self, message: &str) {
+        eprintln!("warning: {message}");
+    }
+
     fn on_step(&mut self, s: &StepInfo) {
         if self.epochs == 0 {
             return;

@@ -87,6 +87,8 @@ impl From<&Error> for Problem {
             Error::Unknown { .. } => ("unknown", None),
             Error::InvalidInput(_) => ("invalid-input", None),
             Error::NonFinite { run, .. } => ("non-finite", Some(run.clone())),
+            Error::DiskFull { path, .. } => ("disk-full", Some(path.clone())),
+            Error::NoIntactCheckpoint { dir, .. } => ("no-intact-checkpoint", Some(dir.clone())),
         };
         Problem {
             kind: kind.into(),

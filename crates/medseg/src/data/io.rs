@@ -312,13 +312,22 @@ fn decode_error(path: &Path, reason: String) -> Error {
 /// luminance (Rec. 709) of colour files; 16-bit files are divided by 65535.
 /// This is how saved probability maps are read.
 pub fn read_plane(path: &Path) -> Result<Plane> {
-    let img = decode(path)?;
+    Ok(grey_plane(&decode(path)?))
+}
+
+/// The grey plane of a decoded image, clamped to `[0, 1]`: the luminance weights of a white
+/// colour pixel sum to a hair above 1 in f32 (found by fuzzing, `fuzz/seeds/decode_image/mask.gif`).
+fn grey_plane(img: &DynamicImage) -> Plane {
     let luma = img.to_luma32f();
-    Ok(Plane {
+    Plane {
         width: luma.width(),
         height: luma.height(),
-        data: luma.into_raw(),
-    })
+        data: luma
+            .into_raw()
+            .into_iter()
+            .map(|v| v.clamp(0.0, 1.0))
+            .collect(),
+    }
 }
 
 /// Reads an image as three float planes in `[0, 1]` (grey files replicated, alpha dropped).
@@ -354,6 +363,18 @@ fn rgb_planes(img: &DynamicImage) -> RgbPlanes {
 pub fn read_mask(path: &Path) -> Result<Mask> {
     let img = decode(path)?;
     binarise(path, &img)
+}
+
+/// Decodes a mask held in memory as [`read_mask`] reads a file (the same binarisation policy),
+/// refusing more than `max_pixels` pixels ([`decode_bytes`]); `origin` names it in errors.
+pub fn read_mask_bytes(bytes: &[u8], origin: &Path, max_pixels: u64) -> Result<Mask> {
+    binarise(origin, &decode_bytes(bytes, origin, max_pixels)?)
+}
+
+/// Decodes a probability map held in memory as [`read_plane`] reads a file, refusing more than
+/// `max_pixels` pixels ([`decode_bytes`]); `origin` names it in errors.
+pub fn read_plane_bytes(bytes: &[u8], origin: &Path, max_pixels: u64) -> Result<Plane> {
+    Ok(grey_plane(&decode_bytes(bytes, origin, max_pixels)?))
 }
 
 /// Largest native value of the image's grey conversion (255 or 65535).
@@ -452,6 +473,62 @@ mod tests {
         let mut out = std::io::Cursor::new(Vec::new());
         img.write_to(&mut out, image::ImageFormat::Png).unwrap();
         out.into_inner()
+    }
+
+    /// A decompression bomb is refused from its header in every supported format: a blank
+    /// image just over the limit (1 megapixel here; the check is the same at the default
+    /// 100) is small once compressed, and exits as `TooManyPixels` without being decoded;
+    /// one just under it decodes.
+    #[test]
+    fn the_pixel_limit_holds_for_every_format() {
+        use image::ImageFormat as F;
+        let over = DynamicImage::ImageLuma8(image::GrayImage::new(1001, 1000));
+        let under = DynamicImage::ImageLuma8(image::GrayImage::new(100, 100));
+        let encode = |img: &DynamicImage, format| {
+            let img = match format {
+                // The GIF encoder takes RGB(A).
+                F::Gif => DynamicImage::ImageRgb8(img.to_rgb8()),
+                _ => img.clone(),
+            };
+            let mut out = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut out, format).unwrap();
+            out.into_inner()
+        };
+        for format in [F::Png, F::Jpeg, F::Tiff, F::Gif, F::Bmp, F::Pnm] {
+            let bytes = encode(&over, format);
+            let e = decode_bytes(&bytes, Path::new("bomb"), 1_000_000).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::TooManyPixels {
+                        width: 1001,
+                        height: 1000,
+                        ..
+                    }
+                ),
+                "{format:?}: {e}"
+            );
+            assert!(decode_bytes(&encode(&under, format), Path::new("ok"), 1_000_000).is_ok());
+        }
+        // At the default limit: a PNM header declaring 10001 x 10000 pixels, with no pixel data.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.pgm");
+        std::fs::write(&path, b"P5\n10001 10000\n255\n").unwrap();
+        let e = decode(&path).unwrap_err();
+        assert!(
+            matches!(e, Error::TooManyPixels { limit_mp: 100, .. }),
+            "{e}"
+        );
+    }
+
+    /// Regression (fuzz target decode_image): a white pixel of a colour file read as a
+    /// probability was 1.0000001.
+    #[test]
+    fn colour_files_read_as_planes_stay_within_0_and_1() {
+        let white =
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(3, 2, image::Rgb([255; 3])));
+        let plane = read_plane_bytes(&png(&white), Path::new("white"), 100).unwrap();
+        assert!(plane.data.iter().all(|&v| v == 1.0), "{:?}", plane.data);
     }
 
     #[test]

@@ -129,7 +129,30 @@ pub fn save_weights(net: &SegNet, meta: &WeightsMeta, path: &Path) -> crate::Res
         .metadata(META_KEY, json);
     net.save_into(&mut store).map_err(|e| cannot_write(&e))?;
     let bytes = store.get_bytes().map_err(|e| cannot_write(&e))?;
+    let bytes = canonical_header(&bytes).map_err(|e| cannot_write(&e))?;
     crate::durable::write_atomic(path, &bytes)
+}
+
+/// The same safetensors file with its header in one fixed order: every JSON object's keys
+/// sorted (the metadata's too), padded with spaces to a multiple of 8 bytes as the format asks.
+/// The safetensors writer takes the metadata as a hash map, whose order changes from one map to
+/// the next, so two saves of the same tensors would otherwise differ byte for byte. The tensor
+/// data (already sorted by type and name) is unchanged.
+fn canonical_header(bytes: &[u8]) -> std::result::Result<Vec<u8>, String> {
+    let len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or("no header length")?;
+    let header = bytes.get(8..8 + len).ok_or("header past the end")?;
+    // serde_json's map is a BTreeMap (no `preserve_order`), so writing it back sorts the keys.
+    let header: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(bytes.len());
+    out.extend((text.len() as u64).to_le_bytes());
+    out.extend(text);
+    out.extend(&bytes[8 + len..]);
+    Ok(out)
 }
 
 /// Reads the metadata of a medseg weights file.
@@ -137,8 +160,9 @@ pub fn read_weights_meta(path: &Path) -> crate::Result<WeightsMeta> {
     meta_from_bytes(&read_file(path)?, path)
 }
 
-/// The medseg metadata in the header of safetensors `bytes` (read from `path`).
-fn meta_from_bytes(bytes: &[u8], path: &Path) -> crate::Result<WeightsMeta> {
+/// The medseg metadata in the header of safetensors `bytes` (read from `path`, which names
+/// them in errors): [`read_weights_meta`] for bytes already in memory.
+pub fn meta_from_bytes(bytes: &[u8], path: &Path) -> crate::Result<WeightsMeta> {
     let bad = |reason: String| decode_error(path, reason);
     let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
@@ -211,6 +235,31 @@ mod tests {
             "threshold": 0.5,
             "epochs": 1,
         })
+    }
+
+    /// Saving the same network again gives the same bytes (the header's order is fixed), and
+    /// the file still loads.
+    #[test]
+    fn weights_files_are_byte_identical_across_saves() {
+        let device = burn::prelude::Device::flex();
+        let cfg = crate::models::ModelName::parse("msa-u2net-tiny")
+            .unwrap()
+            .config();
+        let net = cfg.init(&device).unwrap();
+        let meta: WeightsMeta = serde_json::from_value(meta_json(2)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<Vec<u8>> = (0..4)
+            .map(|i| {
+                let path = dir.path().join(format!("w{i}.safetensors"));
+                save_weights(&net, &meta, &path).unwrap();
+                std::fs::read(&path).unwrap()
+            })
+            .collect();
+        assert!(files.windows(2).all(|w| w[0] == w[1]));
+        let (_, back) = load_weights(&dir.path().join("w0.safetensors"), &device).unwrap();
+        assert_eq!(back.name, "x");
+        let header_len = u64::from_le_bytes(files[0][..8].try_into().unwrap()) as usize;
+        assert_eq!(header_len % 8, 0);
     }
 
     #[test]

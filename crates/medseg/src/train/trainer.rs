@@ -107,6 +107,9 @@ pub trait TrainObserver {
     fn on_step(&mut self, _step: &StepInfo) {}
     /// Called after every epoch.
     fn on_epoch(&mut self, _record: &EpochRecord) {}
+    /// Called with something the user should know that does not stop the run (a damaged
+    /// checkpoint passed over on resume).
+    fn on_warning(&mut self, _message: &str) {}
 }
 
 impl TrainObserver for () {}
@@ -345,7 +348,12 @@ struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// A fresh model and optimizer, or those of the run's checkpoint when `opts.resume` (then
     /// `metrics.csv` keeps only the rows of the checkpoint's epochs).
-    fn new(cfg: &'a ExperimentConfig, opts: &TrainOptions, data: &RunData) -> Result<Self> {
+    fn new(
+        cfg: &'a ExperimentConfig,
+        opts: &TrainOptions,
+        data: &RunData,
+        observer: &mut dyn TrainObserver,
+    ) -> Result<Self> {
         let device = opts.device.clone().autodiff();
         device.seed(cfg.seed);
         let mut trainer = Trainer {
@@ -360,32 +368,51 @@ impl<'a> Trainer<'a> {
             reference: data.reference,
         };
         if opts.resume {
-            trainer.restore()?;
+            trainer.restore(observer)?;
         }
         Ok(trainer)
     }
 
-    fn restore(&mut self) -> Result<()> {
+    /// Restores the newest intact checkpoint ([`checkpoint::load`]: the one `last.json` names,
+    /// else older ones), warning through `observer` about every damaged one passed over.
+    fn restore(&mut self, observer: &mut dyn TrainObserver) -> Result<()> {
         let csv = self.run.join("metrics.csv");
-        let Some(ck) = checkpoint::load(&self.run)? else {
+        let (cfg, template) = (self.cfg, self.model.clone());
+        let mut restored = None;
+        let loaded = checkpoint::load(&self.run, |ck| {
+            let bad = |file: &str, e: &dyn std::fmt::Display| Error::Decode {
+                path: ck.folder.join(file),
+                reason: e.to_string(),
+            };
+            let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model.clone()))
+                .map_err(|e| bad("model.bpk", &e))?;
+            let model = template
+                .clone()
+                .try_load_record(record)
+                .map_err(|e| bad("model.bpk", &e))?;
+            let optim = build_optimizer(cfg)
+                .from_bytes(Bytes::from_bytes_vec(ck.optim.clone()))
+                .map_err(|e| bad("optim.bpk", &e))?;
+            restored = Some((model, optim));
+            Ok(())
+        })?;
+        let Some(loaded) = loaded else {
             return truncate_log(&csv, 0);
         };
-        let bad = |e: &dyn std::fmt::Display| Error::Decode {
-            path: checkpoint::dir(&self.run),
-            reason: e.to_string(),
-        };
-        let record =
-            ModuleRecord::from_bytes(Bytes::from_bytes_vec(ck.model)).map_err(|e| bad(&e))?;
-        self.model = self
-            .model
-            .clone()
-            .try_load_record(record)
-            .map_err(|e| bad(&e))?;
-        let fresh = build_optimizer(self.cfg);
-        self.optim = fresh
-            .from_bytes(Bytes::from_bytes_vec(ck.optim))
-            .map_err(|e| bad(&e))?;
-        self.state = ck.state;
+        for reason in &loaded.rejected {
+            observer.on_warning(&format!("damaged checkpoint passed over: {reason}"));
+        }
+        if !loaded.rejected.is_empty() {
+            observer.on_warning(&format!(
+                "resuming from the newest intact checkpoint, {} (after epoch {})",
+                loaded.checkpoint.folder.display(),
+                loaded.checkpoint.state.epochs_done
+            ));
+        }
+        let (model, optim) = restored.expect("the accepted checkpoint was decoded");
+        self.model = model;
+        self.optim = optim;
+        self.state = loaded.checkpoint.state;
         truncate_log(&csv, self.state.epochs_done)
     }
 
@@ -406,6 +433,7 @@ impl<'a> Trainer<'a> {
         let start = Instant::now();
         let mut loader = BatchLoader::epoch(data.train.clone(), &data.batches, epoch as u64)?;
         let (mut loss_sum, mut items, mut lr) = (0.0, 0usize, cfg.optim.lr);
+        tracing::info!(target: "medseg::phase", "training epoch {} of {}", epoch + 1, cfg.train.epochs);
         for step in 0..steps_per_epoch {
             let batch = match loader.next_batch() {
                 Some(b) => b?,
@@ -472,6 +500,9 @@ impl<'a> Trainer<'a> {
         if !due {
             return Ok(());
         }
+        // Phase marks (target `medseg::phase`, off by default) let scripts/kill-resume.sh kill
+        // a run inside a given phase.
+        tracing::info!(target: "medseg::phase", "validation after epoch {done} of {}", cfg.train.epochs);
         let net = self.model.valid();
         let (f1, f1_mean, auc) = validation_scores(&net, val, cfg, &self.plain)?;
         record.val_f1 = Some(f1);
@@ -520,6 +551,7 @@ impl<'a> Trainer<'a> {
 
     /// Writes the final weights (also as the best ones when the run never validated).
     fn finish(self, started: Instant) -> Result<TrainSummary> {
+        tracing::info!(target: "medseg::phase", "final weights");
         let net = self.model.valid();
         let meta = weights_meta(self.cfg, self.state.epochs_done, self.reference)?;
         save_weights(&net, &meta, &self.run.join("model_final.safetensors"))?;
@@ -558,7 +590,7 @@ pub fn train(
     cfg.model_config()?;
     prepare_run_folder(cfg, opts)?;
     let data = RunData::load(cfg, opts, observer)?;
-    let mut trainer = Trainer::new(cfg, opts, &data)?;
+    let mut trainer = Trainer::new(cfg, opts, &data, observer)?;
     while !trainer.done() {
         let epoch_start = Instant::now();
         let stats = trainer.train_epoch(&data, observer)?;
