@@ -16,6 +16,7 @@ pub mod loss;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod onnx;
 pub mod train;
 pub mod viz;
 

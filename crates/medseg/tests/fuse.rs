@@ -1,28 +1,13 @@
 //! Re-parameterised (deploy) networks compute the same logits as the trained form.
 
-use burn::module::{Module, ModuleMapper, Param};
+mod common;
+
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use common::Perturb;
 use medseg::models::{ModelConfig, ModelName, SegNet};
 use medseg::nn::{ConvUnitKind, Form};
-
-/// Moves every 1-D tensor (BatchNorm gamma, beta, running mean and variance; conv biases) away
-/// from its initial value, so that folding the BatchNorm is not a no-op (a fresh BatchNorm is the
-/// identity). Running variances stay positive: `v * U(0.5, 1.5) + U(-0.2, 0.2)` with `v = 1`.
-struct Perturb;
-
-impl ModuleMapper for Perturb {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if D != 1 {
-            return param;
-        }
-        let (id, t, mapper) = param.consume();
-        let (shape, device) = (t.shape(), t.device());
-        let scale = Tensor::random(shape.clone(), Distribution::Uniform(0.5, 1.5), &device);
-        let shift = Tensor::random(shape, Distribution::Uniform(-0.2, 0.2), &device);
-        Param::from_mapped_value(id, t * scale + shift, mapper)
-    }
-}
 
 fn max_abs(t: Tensor<4>) -> f32 {
     t.abs().max().into_scalar()

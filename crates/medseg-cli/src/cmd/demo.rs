@@ -88,6 +88,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         resume: false,
         force: false,
         threads: 0,
+        init: None,
     };
     let mut progress = super::train::Progress::new(cfg.train.epochs, false);
     let summary = train(&cfg, &opts, &mut progress)?;

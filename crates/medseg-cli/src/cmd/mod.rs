@@ -61,6 +61,24 @@ impl InferenceArgs {
         Ok(self.configure(predictor))
     }
 
+    /// A predictor for an official U-2-Net checkpoint loaded into `preset` (`--model`).
+    pub fn load_official(
+        &self,
+        path: &Path,
+        preset: Option<&str>,
+        device: &Device,
+    ) -> anyhow::Result<Predictor> {
+        let Some(preset) = preset else {
+            anyhow::bail!(
+                "{}: a PyTorch checkpoint needs --model u2net or --model u2netp (the preset it is loaded into)",
+                path.display()
+            );
+        };
+        let preset = medseg::models::ModelName::parse(preset)?;
+        let (net, meta) = medseg::models::checkpoint::load_official(path, preset, device)?;
+        Ok(self.configure(Predictor::new(net, meta, device, !self.no_fuse)))
+    }
+
     fn configure(&self, mut predictor: Predictor) -> Predictor {
         predictor.meta.tiling.mirror |= self.tta;
         predictor.scale = self.scale;

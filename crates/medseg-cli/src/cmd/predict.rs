@@ -21,9 +21,13 @@ pub struct PredictArgs {
         required_unless_present = "pretrained"
     )]
     pub weights: Option<PathBuf>,
-    /// A pretrained model embedded in this binary: drive, stare or ph2.
+    /// A pretrained model embedded in this binary: drive, stare, ph2 or kvasir.
     #[arg(long)]
     pub pretrained: Option<String>,
+    /// The preset an official U-2-Net checkpoint given as --weights (`u2net.pth`,
+    /// `u2netp.pth`) is loaded into: u2net or u2netp.
+    #[arg(long)]
+    pub model: Option<String>,
     /// Output folder.
     #[arg(long, default_value = "predictions")]
     pub out: PathBuf,
@@ -41,6 +45,12 @@ pub struct PredictArgs {
     /// exists is complete).
     #[arg(long)]
     pub skip_existing: bool,
+    /// Also write what the network is given for each image: `NAME_input.f32` (the preprocessed
+    /// planes, float32 little-endian, `[1, C, H, W]`), `NAME_input.json` (shape, crop box,
+    /// scale factor, sizes) and `NAME_fov.png` (the field of view; the mask is 0 outside it),
+    /// to run an exported ONNX file on exactly medseg's input.
+    #[arg(long)]
+    pub save_input: bool,
     #[command(flatten)]
     pub inference: InferenceArgs,
 }
@@ -82,6 +92,12 @@ fn stem(path: &Path) -> String {
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let device = select_device(args.inference.device)?;
     let predictor = match (&args.weights, &args.pretrained) {
+        (Some(w), _) if medseg::models::checkpoint::is_pytorch_checkpoint(w) => args
+            .inference
+            .load_official(w, args.model.as_deref(), &device)?,
+        _ if args.model.is_some() => {
+            anyhow::bail!("--model applies to PyTorch checkpoints (--weights FILE.pth) only")
+        }
         (Some(w), _) => args.inference.load(w, &device)?,
         (None, Some(name)) => args.inference.load_pretrained(name, &device)?,
         (None, None) => anyhow::bail!("pass --weights FILE or --pretrained NAME"),
@@ -117,6 +133,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         };
         let (w, h) = (image.width, image.height);
         pred.save(&image, threshold, &outputs[0], &outputs[1], &outputs[2])?;
+        if args.save_input {
+            save_input(&predictor, &image, &pred, &args.out, &s)?;
+        }
         total += pred.seconds;
         done += 1;
         if pred.scale.fov_fallback {
@@ -162,6 +181,35 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             .into());
         }
     }
+    Ok(())
+}
+
+/// Writes the network input of one image (`--save-input`).
+fn save_input(
+    predictor: &medseg::infer::Predictor,
+    image: &medseg::data::io::RgbPlanes,
+    pred: &medseg::infer::Prediction,
+    out: &Path,
+    stem: &str,
+) -> anyhow::Result<()> {
+    let mode = medseg::infer::scale::ScaleMode::Factor(pred.scale.factor);
+    let input = predictor.network_input(image, &pred.fov, mode)?;
+    let p = &input.planes;
+    let bytes: Vec<u8> = p.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    medseg::durable::write_atomic(&out.join(format!("{stem}_input.f32")), &bytes)?;
+    let info = serde_json::json!({
+        "shape": [1, p.channels, p.height, p.width],
+        "dtype": "float32, little-endian",
+        "crop": input.crop,
+        "scaled_size": [input.scaled_size.0, input.scaled_size.1],
+        "size": [image.width, image.height],
+        "scale": input.factor,
+        "threshold": predictor.meta.threshold,
+    });
+    let text = serde_json::to_string_pretty(&info).expect("serialises") + "\n";
+    medseg::durable::write_atomic(&out.join(format!("{stem}_input.json")), text.as_bytes())?;
+    let fov = medseg::viz::mask_png(&pred.fov.data, pred.fov.width, pred.fov.height);
+    medseg::viz::save_png(&fov, &out.join(format!("{stem}_fov.png")))?;
     Ok(())
 }
 

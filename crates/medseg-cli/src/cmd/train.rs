@@ -34,6 +34,10 @@ pub struct TrainArgs {
     /// `--set seed=1 --set train.epochs=3`. Repeatable; the run folder's config.toml has them.
     #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
     pub set: Vec<String>,
+    /// Start from these weights (fine-tuning): a medseg weights file of the same network, or an
+    /// official U-2-Net checkpoint (`u2net.pth`, `u2netp.pth`) for the u2net / u2netp presets.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// No progress bar (log lines only).
     #[arg(long)]
     pub quiet: bool,
@@ -156,6 +160,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         resume,
         force: args.force,
         threads: rayon::current_num_threads(),
+        init: args.init.clone(),
     };
     let mut progress = Progress::new(cfg.train.epochs, args.quiet);
     let summary = train(&cfg, &opts, &mut progress)?;

@@ -246,20 +246,9 @@ impl Predictor {
         tiling: &TileConfig,
     ) -> Result<Plane> {
         let (w, h) = (image.width, image.height);
-        if self.meta.preprocess.resize.is_none()
-            && let Some([x0, y0, x1, y1]) = bounding_box(fov, CROP_MARGIN)
-            && ((x1 - x0) as u64 * (y1 - y0) as u64) * 4 <= (w as u64 * h as u64) * 3
-        {
-            let crop_image = RgbPlanes {
-                width: x1 - x0,
-                height: y1 - y0,
-                planes: [0, 1, 2].map(|c| crop(&image.planes[c], w, [x0, y0, x1, y1])),
-            };
-            let crop_fov = Mask {
-                width: x1 - x0,
-                height: y1 - y0,
-                data: crop(&fov.data, w, [x0, y0, x1, y1]),
-            };
+        let [x0, y0, x1, y1] = self.crop_box(fov);
+        if [x0, y0, x1, y1] != [0, 0, w, h] {
+            let (crop_image, crop_fov) = crop_both(image, fov, [x0, y0, x1, y1]);
             let inner = self.run_network(&crop_image, &crop_fov, tiling)?;
             let mut out = Plane::filled(w, h, 0.0);
             let cw = (x1 - x0) as usize;
@@ -270,6 +259,47 @@ impl Predictor {
             return Ok(out);
         }
         self.run_network(image, fov, tiling)
+    }
+
+    /// The region the network runs on: the FOV's bounding box plus [`CROP_MARGIN`] when that
+    /// saves at least a quarter of the pixels (and the model does not resize its input), else
+    /// the whole image. `[x0, y0, x1, y1]`, end-exclusive.
+    fn crop_box(&self, fov: &Mask) -> [u32; 4] {
+        let (w, h) = (fov.width, fov.height);
+        if self.meta.preprocess.resize.is_none()
+            && let Some([x0, y0, x1, y1]) = bounding_box(fov, CROP_MARGIN)
+            && ((x1 - x0) as u64 * (y1 - y0) as u64) * 4 <= (w as u64 * h as u64) * 3
+        {
+            return [x0, y0, x1, y1];
+        }
+        [0, 0, w, h]
+    }
+
+    /// What the network is given for `image`: the image brought to the model's scale (`mode`),
+    /// cropped to the FOV's box and preprocessed, as [`Predictor::predict_with`] does before
+    /// tiling. For running the network elsewhere (an exported ONNX file) on exactly medseg's
+    /// input.
+    pub fn network_input(
+        &self,
+        image: &RgbPlanes,
+        fov: &Mask,
+        mode: ScaleMode,
+    ) -> Result<NetworkInput> {
+        let decision = scale::factor(mode, self.meta.scale_reference.as_ref(), fov)?;
+        let (image, fov) = if decision.factor == 1.0 {
+            (image.clone(), fov.clone())
+        } else {
+            let (sw, sh) = scale::scaled_size((image.width, image.height), decision.factor);
+            (resize_rgb(image, sw, sh), resize_mask(fov, sw, sh))
+        };
+        let crop = self.crop_box(&fov);
+        let (crop_image, crop_fov) = crop_both(&image, &fov, crop);
+        Ok(NetworkInput {
+            planes: self.meta.preprocess.apply(&crop_image, &crop_fov)?,
+            factor: decision.factor,
+            scaled_size: (image.width, image.height),
+            crop,
+        })
     }
 
     fn run_network(&self, image: &RgbPlanes, fov: &Mask, tiling: &TileConfig) -> Result<Plane> {
@@ -297,6 +327,37 @@ impl Predictor {
 
 /// Pixels of context kept around the FOV's bounding box when an image is cropped to it.
 pub const CROP_MARGIN: u32 = 32;
+
+/// The network's input for one image ([`Predictor::network_input`]).
+#[derive(Debug, Clone)]
+pub struct NetworkInput {
+    /// The preprocessed planes, `channels x height x width`.
+    pub planes: Planes,
+    /// The scale factor applied to the image first (1 when none).
+    pub factor: f64,
+    /// The image's `(width, height)` after scaling.
+    pub scaled_size: (u32, u32),
+    /// The crop of the scaled image the planes cover, `[x0, y0, x1, y1]` (end-exclusive); the
+    /// network's output goes there, zeros elsewhere, then back to the original size.
+    pub crop: [u32; 4],
+}
+
+/// `image` and `fov` cropped to `[x0, y0, x1, y1]` (copies when the box is the whole image).
+fn crop_both(image: &RgbPlanes, fov: &Mask, [x0, y0, x1, y1]: [u32; 4]) -> (RgbPlanes, Mask) {
+    let w = image.width;
+    (
+        RgbPlanes {
+            width: x1 - x0,
+            height: y1 - y0,
+            planes: [0, 1, 2].map(|c| crop(&image.planes[c], w, [x0, y0, x1, y1])),
+        },
+        Mask {
+            width: x1 - x0,
+            height: y1 - y0,
+            data: crop(&fov.data, w, [x0, y0, x1, y1]),
+        },
+    )
+}
 
 /// The FOV's bounding box `[x0, y0, x1, y1]` (end-exclusive) grown by `margin` and clipped to
 /// the image; `None` for an empty FOV.

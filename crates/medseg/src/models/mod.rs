@@ -3,7 +3,9 @@
 //! - [`u2net`]: the U2-Net family (U2-Net, U2-NetP) on RSU blocks, which also hosts our
 //!   network's presets from [`msa_u2net`].
 //! - [`unet`]: U-Net and UNet++ on VGG blocks.
+//! - [`weights`]: medseg's weights files; [`checkpoint`]: the official U-2-Net checkpoints.
 
+pub mod checkpoint;
 pub mod msa_u2net;
 pub mod u2net;
 pub mod unet;

@@ -335,11 +335,11 @@ pub struct U2Net {
     /// 1x1 fusion of the side maps.
     pub fuse: Conv2d,
     #[module(skip)]
-    levels: usize,
+    pub(crate) levels: usize,
     #[module(skip)]
-    skips: SkipKind,
+    pub(crate) skips: SkipKind,
     #[module(skip)]
-    heads: Vec<[usize; 2]>,
+    pub(crate) heads: Vec<[usize; 2]>,
 }
 
 impl U2Net {
@@ -352,7 +352,7 @@ impl U2Net {
         }
     }
 
-    fn grid(&self) -> GridDecoder {
+    pub(crate) fn grid(&self) -> GridDecoder {
         GridDecoder {
             levels: self.levels,
             skips: self.skips,

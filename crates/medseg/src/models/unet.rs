@@ -134,11 +134,11 @@ pub struct Unet {
     /// 1x1 output heads.
     pub heads: Vec<Conv2d>,
     #[module(skip)]
-    levels: usize,
+    pub(crate) levels: usize,
     #[module(skip)]
-    skips: SkipKind,
+    pub(crate) skips: SkipKind,
     #[module(skip)]
-    deep_supervision: bool,
+    pub(crate) deep_supervision: bool,
 }
 
 impl Unet {
@@ -151,7 +151,7 @@ impl Unet {
         }
     }
 
-    fn grid(&self) -> GridDecoder {
+    pub(crate) fn grid(&self) -> GridDecoder {
         GridDecoder {
             levels: self.levels,
             skips: self.skips,

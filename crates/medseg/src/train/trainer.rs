@@ -53,6 +53,10 @@ pub struct TrainOptions {
     pub force: bool,
     /// Decoding threads (0 = all cores).
     pub threads: usize,
+    /// Initial weights for a fresh run (fine-tuning): a medseg weights file of the same network,
+    /// or an official U-2-Net checkpoint (`.pth`) for `u2net` / `u2netp` networks. Ignored when
+    /// resuming (the checkpoint holds the weights).
+    pub init: Option<PathBuf>,
 }
 
 /// One optimizer step, for progress bars.
@@ -369,6 +373,9 @@ impl<'a> Trainer<'a> {
         };
         if opts.resume {
             trainer.restore(observer)?;
+        } else if let Some(path) = &opts.init {
+            trainer.model = initial_weights(cfg, path, &trainer.device)?;
+            observer.on_start(&format!("initial weights from {}", path.display()));
         }
         Ok(trainer)
     }
@@ -577,6 +584,31 @@ fn truncate_log(path: &Path, rows: usize) -> Result<()> {
     let mut kept: Vec<EpochRecord> = read_csv(path)?;
     kept.truncate(rows);
     write_csv(path, &kept)
+}
+
+/// The network of `cfg` with the weights of `path`: a medseg weights file of the same network
+/// (as trained, not fused), or an official U-2-Net checkpoint.
+fn initial_weights(cfg: &ExperimentConfig, path: &Path, device: &Device) -> Result<SegNet> {
+    let config = cfg.model_config()?;
+    if crate::models::checkpoint::is_pytorch_checkpoint(path) {
+        let mut net = config.init(device)?;
+        crate::models::checkpoint::load_official_u2net(&mut net, &config, path)?;
+        return Ok(net);
+    }
+    let (net, meta) = crate::models::weights::load_weights(path, device)?;
+    let json = |c: &crate::models::ModelConfig| serde_json::to_value(c).ok();
+    if meta.fused || json(&meta.model) != json(&config) {
+        return Err(Error::InvalidConfig(format!(
+            "--init {}: its network ({}) differs from the config's model; initial weights must be of the same network, as trained (not fused)",
+            path.display(),
+            if meta.fused {
+                "fused"
+            } else {
+                "another configuration"
+            }
+        )));
+    }
+    Ok(net)
 }
 
 /// Trains `cfg` into `opts.out`.
