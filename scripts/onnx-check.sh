@@ -18,9 +18,12 @@ if [ $# -gt 0 ] && [ ! -d "$1" ]; then
     echo "data root $1 does not exist" >&2
     exit 2
 fi
-out=${OUT:-target/onnx-check}
+# Absolute paths: cargo runs the test in the crate's folder.
+out=$(pwd)/${OUT:-target/onnx-check}
+data=""
+if [ $# -gt 0 ]; then data=$(cd "$1" && pwd); fi
 rm -rf "$out"
 mkdir -p "$out" results/onnx
-MEDSEG_ONNX_OUT=$out MEDSEG_DATA_ROOT=${1:-} \
-    cargo test --release -p medseg --test onnx -- --ignored write_ort_fixtures
+MEDSEG_ONNX_OUT=$out MEDSEG_DATA_ROOT=$data \
+    cargo test -p medseg --test onnx -- --ignored write_ort_fixtures
 "$python" tools/onnx/check_ort.py "$out" --json results/onnx/ort-check.json

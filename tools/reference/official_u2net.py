@@ -68,7 +68,8 @@ def fixture():
     for k in list(state):
         if k.endswith("bn_s1.running_var"):
             state[k.replace("running_var", "num_batches_tracked")] = torch.tensor(100)
-    torch.save(state, os.path.join(MODELS, "u2netp_small_official.pth"))
+    # The legacy (non-zip) serialisation, as the official checkpoints of 2020 were written.
+    torch.save(state, os.path.join(MODELS, "u2netp_small_official.pth"), _use_new_zipfile_serialization=False)
     print(f"wrote u2netp_small_official.pth ({len(state)} tensors)")
 
 
@@ -87,7 +88,9 @@ def official(repo, out):
                 m.weight.data.uniform_(0.5, 1.5)
                 m.bias.data.uniform_(-0.2, 0.2)
         net.eval()
-        torch.save(net.state_dict(), os.path.join(out, f"{name}.pth"))
+        # Legacy serialisation, as the published checkpoints were written (burn 0.22's reader
+        # rejects the zip files of torch 2.13: "Invalid Central Directory header").
+        torch.save(net.state_dict(), os.path.join(out, f"{name}.pth"), _use_new_zipfile_serialization=False)
         x = torch.rand(1, 3, 75, 83)
         # The official forward returns sigmoids; capture the logits of d0..d6 before them.
         logits = []

@@ -48,7 +48,7 @@ fn check(config: &ModelConfig, pth: &std::path::Path, golden: &Golden, tol: f32)
         &device,
     );
     let out = net.forward(x);
-    let vec = |t: Tensor<4>| t.into_data().to_vec::<f32>().unwrap();
+    let vec = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
     assert_close("fused", &vec(out.fused), &golden.fused, tol);
     assert_eq!(out.sides.len(), golden.sides.len());
     for (k, (side, expected)) in out.sides.into_iter().zip(&golden.sides).enumerate() {

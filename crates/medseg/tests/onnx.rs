@@ -34,7 +34,7 @@ fn tract_run(bytes: &[u8], shape: [usize; 4], input: &[f32]) -> Vec<Vec<f32>> {
     outputs
         .iter()
         .map(|o| {
-            o.to_array_view::<f32>()
+            o.to_plain_array_view::<f32>()
                 .expect("f32 output")
                 .iter()
                 .copied()
@@ -93,8 +93,8 @@ fn check(name: &str, config: ModelConfig, sizes: &[[usize; 3]]) {
     for &[n, h, w] in sizes {
         let shape = [n, config.in_channels(), h, w];
         let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-        let input: Vec<f32> = x.to_data().to_vec().unwrap();
-        let ours: Vec<f32> = net.forward(x).fused.into_data().to_vec().unwrap();
+        let input: Vec<f32> = x.to_data().try_to_vec().unwrap();
+        let ours: Vec<f32> = net.forward(x).fused.into_data().try_to_vec().unwrap();
         let theirs = tract_run(&bytes, shape, &input);
         assert_close(&format!("{name} {n}x{h}x{w}"), &ours, &theirs[0]);
     }
@@ -153,8 +153,8 @@ fn unfused_network_exports_the_same_function() {
     let net = config.init(&device).unwrap().map(&mut Perturb).valid();
     let shape = [1, 3, 33, 40];
     let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
-    let input: Vec<f32> = x.to_data().to_vec().unwrap();
-    let ours: Vec<f32> = net.forward(x).fused.into_data().to_vec().unwrap();
+    let input: Vec<f32> = x.to_data().try_to_vec().unwrap();
+    let ours: Vec<f32> = net.forward(x).fused.into_data().try_to_vec().unwrap();
     let bytes = to_onnx(&net, &meta(config), OnnxOptions::default()).unwrap();
     assert_close("unfused", &ours, &tract_run(&bytes, shape, &input)[0]);
 }
@@ -243,8 +243,8 @@ fn write_ort_fixtures() {
     let mut index = Vec::new();
     let mut case = |model: &str, case: &str, net: &SegNet, x: Tensor<4>, real: bool| {
         let shape = x.dims();
-        let input: Vec<f32> = x.to_data().to_vec().unwrap();
-        let logits: Vec<f32> = net.forward(x).fused.into_data().to_vec().unwrap();
+        let input: Vec<f32> = x.to_data().try_to_vec().unwrap();
+        let logits: Vec<f32> = net.forward(x).fused.into_data().try_to_vec().unwrap();
         write(&format!("{model}.{case}.input.f32"), &input);
         write(&format!("{model}.{case}.logits.f32"), &logits);
         index.push(serde_json::json!({

@@ -112,13 +112,7 @@ fn load_input(
                 input.display()
             ),
         };
-        let stem = input
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("u2net");
-        let meta = official_meta(stem, preset);
-        let mut net = meta.model.init(device)?;
-        load_official_u2net(&mut net, &meta.model, &input)?;
+        let (net, meta) = load_official(&input, preset, device)?;
         return Ok((input, net, meta));
     }
     if args.model.is_some() {
