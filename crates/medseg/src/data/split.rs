@@ -205,6 +205,7 @@ mod tests {
                 mask: Some(PathBuf::from(format!("{i}_m.png"))),
                 fov: None,
                 second_observer: None,
+                structures: Default::default(),
                 subset,
             })
             .collect()

@@ -192,6 +192,7 @@ pub fn weights_meta(
         format: WEIGHTS_FORMAT,
         name: cfg.name.clone(),
         model: cfg.model_config()?,
+        labels: cfg.data.labels.clone(),
         dataset: Some(cfg.data.dataset),
         fov: cfg.data.fov,
         preprocess: cfg.data.preprocess.clone(),
@@ -359,11 +360,11 @@ impl<'a> Trainer<'a> {
         let mut trainer = Trainer {
             cfg,
             run: opts.out.clone(),
-            model: cfg.model_config()?.init(&device)?,
+            model: cfg.init_model(&device)?,
             device,
             plain: opts.device.clone(),
             optim: build_optimizer(cfg),
-            loss: cfg.loss.init()?,
+            loss: cfg.loss.init_for(&cfg.data.labels)?,
             state: LoopState::default(),
             reference: data.reference,
         };
