@@ -7,9 +7,14 @@ use std::path::Path;
 use image::{GrayImage, Luma};
 use medseg::Error;
 use medseg::data::DatasetKind;
+use medseg::data::augment::rot90;
 use medseg::data::datasets::jsrt::{STRUCTURES, jsrt_labels};
 use medseg::data::datasets::structures::read_structure_masks;
+use medseg::data::fov::FovSource;
 use medseg::data::labels::{ClassSpec, LabelsConfig};
+use medseg::data::loader::{Batch, LoadConfig, load_case};
+use medseg::data::patches::crop;
+use medseg::data::preprocess::PreprocessConfig;
 
 fn save(img: GrayImage, path: &Path) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -139,5 +144,87 @@ fn shared_jsrt_copy_loads() {
             let f = m.fraction();
             assert!(f > 0.001 && f < 0.3, "{}: fraction {f}", case.id);
         }
+    }
+}
+
+fn load_config(labels: LabelsConfig) -> LoadConfig {
+    LoadConfig {
+        preprocess: PreprocessConfig {
+            resize: None,
+            ..PreprocessConfig::lesions(8)
+        },
+        fov: FovSource::Full,
+        threads: 1,
+        scale_to: None,
+        labels,
+    }
+}
+
+/// Multi-label samples carry one mask per class through loading, augmentation, patches and
+/// batching; `mask` is their union.
+#[test]
+fn multi_label_samples_keep_k_masks_through_the_pipeline() {
+    let t = tempfile::tempdir().unwrap();
+    jsrt_tree(t.path());
+    let cases = DatasetKind::Jsrt.cases(t.path()).unwrap();
+    let cfg = load_config(jsrt_labels(true));
+    let s = load_case(&cases[0], DatasetKind::Jsrt, &cfg).unwrap();
+    assert_eq!(s.classes.len(), 3);
+    assert_eq!(s.mask.count(), 64, "union of lungs, heart, clavicles");
+    // rot90 moves every class mask with the image: the clavicles (top rows) go to a side.
+    let r = rot90(&s);
+    assert_eq!(r.classes.len(), 3);
+    assert_eq!(r.classes[2].count(), s.classes[2].count());
+    assert_ne!(r.classes[2].data, s.classes[2].data);
+    let p = crop(&s, 2, 0, 4, 4);
+    assert_eq!(p.classes.len(), 3);
+    assert_eq!(
+        p.classes[2].count(),
+        4 + 2,
+        "clavicle rows of the 4x4 window"
+    );
+    let b = Batch::stack(&[s.clone(), s]).unwrap();
+    assert_eq!(b.mask_channels, 3);
+    assert_eq!(b.masks.len(), 2 * 3 * 64);
+    let (_, y, _) = b.to_tensors(&burn::prelude::Device::flex());
+    assert_eq!(y.dims(), [2, 3, 8, 8]);
+}
+
+/// Two folders with label maps: one-hot class masks; a value outside the classes is a typed
+/// error naming the file and the value.
+#[test]
+fn multi_class_label_maps_load_one_hot_and_reject_stray_values() {
+    let t = tempfile::tempdir().unwrap();
+    for (id, bad) in [("a", false), ("b", true)] {
+        save(
+            GrayImage::from_pixel(6, 4, Luma([90])),
+            &t.path().join(format!("images/{id}.png")),
+        );
+        let map = GrayImage::from_fn(6, 4, |x, y| {
+            Luma([if bad && (x, y) == (5, 3) {
+                7
+            } else {
+                (x / 2) as u8
+            }])
+        });
+        save(map, &t.path().join(format!("masks/{id}.png")));
+    }
+    let cases = DatasetKind::Folder.cases(t.path()).unwrap();
+    let labels = LabelsConfig::multi_class(vec![
+        ClassSpec::new("background"),
+        ClassSpec::new("x"),
+        ClassSpec::new("y"),
+    ]);
+    let s = load_case(&cases[0], DatasetKind::Folder, &load_config(labels.clone())).unwrap();
+    assert_eq!(s.classes.len(), 3);
+    assert!(s.classes.iter().all(|m| m.count() == 8));
+    assert_eq!(s.mask.count(), 16, "foreground = classes 1 and 2");
+    let err = load_case(&cases[1], DatasetKind::Folder, &load_config(labels)).unwrap_err();
+    match &err {
+        Error::BadLabel { path, value, .. } => {
+            assert!(path.ends_with("masks/b.png"), "{path:?}");
+            assert_eq!(*value, 7);
+        }
+        e => panic!("expected BadLabel, got {e}"),
     }
 }

@@ -70,6 +70,13 @@ pub struct Case {
     pub structures: BTreeMap<String, PathBuf>,
 }
 
+impl Case {
+    /// Whether the case has ground truth: a mask (or label map), or per-structure masks.
+    pub fn is_labelled(&self) -> bool {
+        self.mask.is_some() || !self.structures.is_empty()
+    }
+}
+
 /// A decoded, preprocessed training or evaluation sample: image `[C, H, W]`, mask and FOV of the
 /// same size.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +85,10 @@ pub struct Sample {
     pub image: Planes,
     pub mask: Mask,
     pub fov: Mask,
+    /// One mask per class (K > 1, [`labels`]), transformed with the image like `mask`; empty
+    /// in binary experiments, where `mask` is the target. With classes, `mask` is the union of
+    /// the foreground classes (patch sampling's foreground).
+    pub classes: Vec<Mask>,
 }
 
 /// Suffixes stripped by [`case_id`], longest first where one is a suffix of another.

@@ -15,6 +15,7 @@ use burn::prelude::*;
 use crate::data::Planes;
 use crate::data::fov::{FovDeriveConfig, FovSource, derive_fov};
 use crate::data::io::{Mask, Plane, RgbPlanes, read_rgb};
+use crate::data::labels::LabelMode;
 use crate::data::preprocess::{resize_mask, resize_plane, resize_rgb};
 use crate::models::SegNet;
 use crate::models::weights::{WeightsMeta, load_weights, load_weights_from_bytes};
@@ -45,6 +46,35 @@ pub fn predict_planes(
             .map_err(|e| Error::InvalidInput(format!("model output: {e:?}")))
     })?;
     Ok(probs.data)
+}
+
+/// Per-class probability maps `[K, H, W]` of one preprocessed image, tiled as
+/// [`predict_planes`]: an independent sigmoid per channel (binary, multi-label) or the softmax
+/// over the channels (multi-class), tiles (and test-time mirrors) blended as probabilities.
+pub fn predict_class_planes(
+    net: &SegNet,
+    image: &Planes,
+    tiling: &TileConfig,
+    mode: LabelMode,
+    device: &Device,
+) -> Result<Planes> {
+    let [tw, th] = tiling.tile;
+    let c = image.channels;
+    predict_tiled(image, tiling, |batch, n| {
+        let x = Tensor::<4>::from_data(
+            TensorData::new(batch.to_vec(), [n, c, th as usize, tw as usize]),
+            device,
+        );
+        let logits = net.forward(x).fused; // [n, K, th, tw]
+        let probs = match mode {
+            LabelMode::MultiClass => burn::tensor::activation::softmax(logits, 1),
+            _ => burn::tensor::activation::sigmoid(logits),
+        };
+        probs
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::InvalidInput(format!("model output: {e:?}")))
+    })
 }
 
 /// A loaded model with everything needed to segment an image.
