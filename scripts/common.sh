@@ -47,6 +47,7 @@ dataset_dir() {
         stare) echo "$root/STARE" ;;
         ph2) echo "$root/PH2" ;;
         kvasir) echo "$root/Kvasir-SEG" ;;
+        jsrt) echo "$root/JSRT" ;;
         *) echo "$root/$1" ;;
     esac
 }

@@ -4,7 +4,8 @@ For each config: seeded PyTorch weights (BatchNorm statistics randomised too), a
 and the reference logits in eval mode. Weights go to `<name>.safetensors` (num_batches_tracked
 dropped), everything else to `<name>.json`.
 
-Run: .venv/bin/python tools/reference/gen_golden_models.py   (versions: tools/requirements.txt)
+Run: .venv/bin/python tools/reference/gen_golden_models.py [NAME...]   (versions: tools/requirements.txt)
+(names given: only those fixtures are rewritten)
 """
 
 import json
@@ -50,12 +51,26 @@ CONFIGS = {
     },
 }
 
+# Multi-structure (K > 1) networks: the config above plus an output-channel count. Only new
+# fixtures are added here, so the binary fixtures above stay byte-for-byte as they were.
+MULTI = {
+    # The msa-u2net-tiny structure with K = 3 (side heads and fusion K-channel).
+    "msa_u2net_tiny_k3": ("msa_u2net_tiny", 3),
+    # UNet++ with deep supervision, K = 3 on each of the three heads.
+    "unet_pp_small_k3": ("unet_pp_small", 3),
+}
+
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for k, (name, cfg) in enumerate(CONFIGS.items()):
-        torch.manual_seed(1000 + k)
-        model = build(cfg)
+    only = set(sys.argv[1:])
+    jobs = [(name, cfg, 1, 1000 + k) for k, (name, cfg) in enumerate(CONFIGS.items())]
+    jobs += [(name, CONFIGS[base], out, 2000 + k) for k, (name, (base, out)) in enumerate(MULTI.items())]
+    for name, cfg, out_channels, seed in jobs:
+        if only and name not in only:
+            continue
+        torch.manual_seed(seed)
+        model = build(cfg, out_channels)
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.2, 0.2)
@@ -72,9 +87,10 @@ def main():
         doc = {
             "generator": "tools/reference/gen_golden_models.py",
             "versions": {"torch": torch.__version__},
-            "seed": 1000 + k,
+            "seed": seed,
             "tolerance": 1e-4,
             "config": cfg,
+            **({"out_channels": out_channels} if out_channels != 1 else {}),
             "trainable_params": trainable_params(model),
             "input_shape": list(x.shape),
             "input": r(x),

@@ -140,7 +140,7 @@ class Grid:
 
 
 class U2Net(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, out_channels=1):
         super().__init__()
         enc, dec = cfg["encoder"], cfg["decoder"]
         unit, entry = cfg["unit"], cfg.get("entry_unit")
@@ -162,8 +162,9 @@ class U2Net(nn.Module):
         self.decoder = nn.ModuleList(nodes)
         self.heads = [tuple(h) for h in cfg["heads"]] or self.grid.row_ends()
         k = cfg["side_kernel"]
-        self.sides = nn.ModuleList([nn.Conv2d(ch(i, j), 1, k, padding=k // 2) for i, j in self.heads])
-        self.fuse = nn.Conv2d(len(self.heads), 1, 1)
+        K = out_channels
+        self.sides = nn.ModuleList([nn.Conv2d(ch(i, j), K, k, padding=k // 2) for i, j in self.heads])
+        self.fuse = nn.Conv2d(len(self.heads) * K, K, 1)
 
     def forward(self, x):
         size = x.shape[2:]
@@ -179,7 +180,7 @@ class U2Net(nn.Module):
 
 
 class Unet(nn.Module):
-    def __init__(self, cfg):
+    def __init__(self, cfg, out_channels=1):
         super().__init__()
         w, unit = cfg["widths"], cfg["unit"]
         self.grid = Grid(len(w), cfg["skips"], False, True)
@@ -190,7 +191,7 @@ class Unet(nn.Module):
             [VggBlock(self.grid.in_channels(i, j, lambda i, _: w[i]), w[i], w[i], unit) for i, j in self.grid.nodes()]
         )
         self.ds = cfg["deep_supervision"]
-        self.heads = nn.ModuleList([nn.Conv2d(w[0], 1, 1) for _ in range(len(w) - 1 if self.ds else 1)])
+        self.heads = nn.ModuleList([nn.Conv2d(w[0], out_channels, 1) for _ in range(len(w) - 1 if self.ds else 1)])
 
     def forward(self, x):
         encoded, h = [], x
@@ -206,9 +207,10 @@ class Unet(nn.Module):
         return self.heads[0](grid[(0, self.grid.levels - 1)]), []
 
 
-def build(cfg):
-    """Builds a network from the Rust `ModelConfig` JSON (tagged by "arch")."""
-    return {"u2net": U2Net, "unet": Unet}[cfg["arch"]](cfg)
+def build(cfg, out_channels=1):
+    """Builds a network from the Rust `ModelConfig` JSON (tagged by "arch") with `out_channels`
+    (K) output maps per head (1: binary; `ModelConfig::init_with_outputs` in Rust)."""
+    return {"u2net": U2Net, "unet": Unet}[cfg["arch"]](cfg, out_channels)
 
 
 def trainable_params(model):

@@ -32,6 +32,16 @@ pub enum Error {
     /// A mask holds values other than the allowed binary ones.
     #[error("non-binary mask {path}: {reason}")]
     NonBinaryMask { path: PathBuf, reason: String },
+    /// A label map holds a value that is not a class id (`0..classes-1`).
+    #[error(
+        "bad label in {path}: value {value} is not a class id (the config lists {classes} classes, ids 0..{})",
+        classes.saturating_sub(1)
+    )]
+    BadLabel {
+        path: PathBuf,
+        value: u32,
+        classes: u32,
+    },
     /// A configuration value is out of range or inconsistent.
     #[error("invalid config: {0}")]
     InvalidConfig(String),

@@ -6,14 +6,22 @@
 //! `medseg score` writes too), `timing.csv`, `roc.png`, `pr.png`, and per image
 //! `prob/<id>.png` (16-bit), `mask/<id>.png`, `overlay/<id>.png`, `error/<id>.png` and
 //! `panel/<id>.png` (image, truth, prediction, errors side by side).
+//!
+//! A model with several classes ([`evaluate_classes`]) writes `metrics.json` in the
+//! [`ClassesReport`] schema, `metrics.txt` (its table), `timing.csv`, and per image
+//! `prob/<class>/<id>.png`, `error/<class>/<id>.png`, `labels/<id>.png` and `overlay/<id>.png`
+//! (see [`crate::infer::ClassPrediction::save`]).
 
 use std::path::Path;
 
 use crate::data::fov::FovSource;
+use crate::data::labels::LabelsConfig;
 use crate::data::loader::decode_case;
+use crate::data::loader::read_class_masks;
 use crate::data::{Case, DatasetKind};
 use crate::durable::{write_atomic, write_csv};
-use crate::infer::Predictor;
+use crate::infer::{PredictOptions, Predictor};
+use crate::metrics::classes::{ClassesAccumulator, ClassesReport};
 use crate::metrics::{MetricAccumulator, MetricReport};
 use crate::viz;
 use crate::{Error, Result};
@@ -39,6 +47,58 @@ pub struct Timing {
     /// The FOV diameter in pixels the factor came from (empty unless `--scale auto` measured
     /// one).
     pub fov_diameter: Option<f64>,
+}
+
+/// Evaluates a model with several classes (its weights' `labels`) on labelled `cases`, per
+/// class at the original image size inside the FOV; writes pictures and reports under `out`
+/// if given (see the module docs).
+pub fn evaluate_classes(
+    predictor: &Predictor,
+    cases: &[Case],
+    kind: DatasetKind,
+    fov_source: FovSource,
+    threshold: f64,
+    out: Option<&Path>,
+) -> Result<(ClassesReport, Vec<Timing>)> {
+    let labels: &LabelsConfig = &predictor.meta.labels;
+    if labels.is_binary() {
+        return Err(Error::InvalidInput(
+            "evaluate_classes needs a model with several classes (data.labels)".into(),
+        ));
+    }
+    if cases.is_empty() {
+        return Err(Error::InvalidInput("no cases to evaluate".into()));
+    }
+    let mut acc = ClassesAccumulator::new(labels, threshold)?;
+    let mut timing = Vec::with_capacity(cases.len());
+    for case in cases {
+        let image = crate::data::read_rgb(&case.image)?;
+        let (fov, _) = crate::data::fov::fov_for(case, kind, &image, fov_source)?;
+        let truth: Vec<Vec<bool>> = read_class_masks(case, labels, image.size())?
+            .into_iter()
+            .map(|m| m.data)
+            .collect();
+        let pred = predictor.predict_classes(&image, &fov, PredictOptions::default())?;
+        let probs: Vec<Vec<f32>> = pred.probs.iter().map(|p| p.data.clone()).collect();
+        let size = (image.width as usize, image.height as usize);
+        acc.add_image(&case.id, &probs, &truth, Some(&fov.data), size)?;
+        timing.push(Timing {
+            id: case.id.clone(),
+            seconds: pred.seconds,
+            scale: pred.scale.factor,
+            fov_diameter: pred.scale.diameter,
+        });
+        if let Some(out) = out {
+            pred.save(&image, labels, threshold, Some(&truth), out, &case.id)?;
+        }
+    }
+    let report = acc.finish()?;
+    if let Some(out) = out {
+        write_atomic(&out.join("metrics.json"), report.to_json().as_bytes())?;
+        write_atomic(&out.join("metrics.txt"), report.table().as_bytes())?;
+        write_csv(&out.join("timing.csv"), &timing)?;
+    }
+    Ok((report, timing))
 }
 
 /// Evaluates `predictor` on labelled `cases`; writes pictures and reports under `out` if given.

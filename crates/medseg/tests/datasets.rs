@@ -401,6 +401,7 @@ fn cache_loads_in_parallel_and_preprocesses() {
         fov: FovSource::Auto,
         threads: 3,
         scale_to: None,
+        labels: Default::default(),
     };
     let cache = SampleCache::load(&cases, DatasetKind::Drive, &cfg).unwrap();
     assert_eq!(cache.len(), 4);

@@ -16,15 +16,25 @@ fn max_abs(t: Tensor<4>) -> f32 {
 /// Asserts that `fuse()` keeps every output map within 1e-4 of the unfused network's (relative
 /// to the logits' magnitude when it exceeds 1), and that it removes work when it should.
 fn check(name: &str, config: ModelConfig, size: [usize; 2]) {
+    check_k(name, config, size, 1)
+}
+
+/// [`check`] for a network with `k` output channels.
+fn check_k(name: &str, config: ModelConfig, size: [usize; 2], k: usize) {
     let device = Device::flex();
     device.seed(7);
-    let net: SegNet = config.init(&device).unwrap().map(&mut Perturb).valid();
+    let net: SegNet = config
+        .init_with_outputs(&device, k)
+        .unwrap()
+        .map(&mut Perturb)
+        .valid();
     let x = Tensor::<4>::random(
         [2, config.in_channels(), size[0], size[1]],
         Distribution::Normal(0.0, 1.0),
         &device,
     );
     let before = net.forward(x.clone());
+    assert_eq!(before.fused.dims()[1], k, "{name}: K");
     let train_macs = net.macs(size, Form::Train);
     let deploy_macs = net.macs(size, Form::Deploy);
     let fused = net.fuse();
@@ -53,6 +63,14 @@ fn fused_presets_match_unfused() {
             [32, 48]
         };
         check(name.as_str(), name.config(), size);
+    }
+}
+
+/// `export --fuse` of a K-channel model: the deploy form keeps all K maps of every output.
+#[test]
+fn fused_k_channel_models_match_unfused() {
+    for name in [ModelName::MsaU2netTiny, ModelName::UnetPpDs] {
+        check_k(name.as_str(), name.config(), [32, 48], 3);
     }
 }
 

@@ -10,12 +10,19 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct Golden {
     config: ModelConfig,
+    /// K; absent (1) in the binary fixtures.
+    #[serde(default = "one")]
+    out_channels: usize,
     trainable_params: usize,
     tolerance: f32,
     input_shape: [usize; 4],
     input: Vec<f32>,
     fused: Vec<f32>,
     sides: Vec<Vec<f32>>,
+}
+
+fn one() -> usize {
+    1
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -43,8 +50,9 @@ fn check(name: &str) {
     let device = Device::flex();
     let mut net = golden
         .config
-        .init(&device)
+        .init_with_outputs(&device, golden.out_channels)
         .expect("fixture config is valid");
+    assert_eq!(net.out_channels(), golden.out_channels, "{name}: K");
     assert_eq!(
         net.trainable_params(),
         golden.trainable_params,
@@ -90,6 +98,33 @@ fn msa_u2net_tiny_matches_pytorch() {
 #[test]
 fn unet_pp_deep_supervision_factorised_matches_pytorch() {
     check("unet_pp_small");
+}
+
+/// K = 3: side heads and the fusion over `heads x K` side maps, as `medseg_ref.py` builds them.
+#[test]
+fn msa_u2net_tiny_with_three_outputs_matches_pytorch() {
+    check("msa_u2net_tiny_k3");
+}
+
+/// K = 3 on every deep-supervision head of UNet++ (fused = mean of the heads).
+#[test]
+fn unet_pp_with_three_outputs_matches_pytorch() {
+    check("unet_pp_small_k3");
+}
+
+/// A K = 3 network does not load binary weights: the head shapes differ.
+#[test]
+fn binary_weights_do_not_load_into_a_k_channel_network() {
+    let golden: Golden =
+        serde_json::from_str(&std::fs::read_to_string(fixture("msa_u2net_tiny.json")).unwrap())
+            .unwrap();
+    let mut net = golden.config.init_with_outputs(&Device::flex(), 3).unwrap();
+    let err =
+        load_pytorch_safetensors(&mut net, &fixture("msa_u2net_tiny.safetensors")).unwrap_err();
+    assert!(
+        err.to_string().contains("msa_u2net_tiny.safetensors"),
+        "{err}"
+    );
 }
 
 #[test]

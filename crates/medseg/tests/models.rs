@@ -94,6 +94,75 @@ fn output_shapes_match_input_including_odd_sizes() {
     }
 }
 
+/// Every preset takes K output channels: fused and side outputs are `[B, K, H, W]`, and the
+/// binary build (K = 1) is the plain `init`, parameter for parameter.
+#[test]
+fn every_preset_builds_with_k_output_channels() {
+    let device = Device::flex();
+    for name in ModelName::ALL {
+        if name == ModelName::U2net {
+            continue; // 44 M parameters: too slow for a unit test
+        }
+        let cfg = name.config();
+        let net = cfg.init_with_outputs(&device, 3).unwrap();
+        assert_eq!(net.out_channels(), 3, "{}", name.as_str());
+        let out = net.forward(Tensor::<4>::random(
+            [1, 3, 33, 21],
+            burn::tensor::Distribution::Default,
+            &device,
+        ));
+        assert_eq!(out.fused.dims(), [1, 3, 33, 21], "{} fused", name.as_str());
+        assert_eq!(
+            out.sides.len(),
+            cfg.side_outputs(),
+            "{} side count",
+            name.as_str()
+        );
+        for side in &out.sides {
+            assert_eq!(side.dims(), [1, 3, 33, 21], "{} side", name.as_str());
+        }
+        let binary = cfg.init(&device).unwrap();
+        assert_eq!(binary.out_channels(), 1);
+        assert_eq!(
+            cfg.init_with_outputs(&device, 1)
+                .unwrap()
+                .trainable_params(),
+            binary.trainable_params(),
+            "{}",
+            name.as_str()
+        );
+    }
+    let err = ModelName::Unet
+        .config()
+        .init_with_outputs(&device, 0)
+        .unwrap_err();
+    assert!(err.to_string().contains("output channel"), "{err}");
+}
+
+/// K output channels add exactly the head and fusion weights: U-Net's 1x1 head grows from
+/// `32 + 1` to `32 K + K` parameters; U2-NetP's six 3x3 side heads from `64*9 + 1` to
+/// `K (64*9 + 1)` each and its fuse from `6 + 1` to `6K*K + K`.
+#[test]
+fn k_channel_parameter_counts() {
+    let device = Device::flex();
+    let k = 5;
+    let unet = ModelName::Unet
+        .config()
+        .init_with_outputs(&device, k)
+        .unwrap();
+    assert_eq!(unet.trainable_params(), 7_852_545 - 33 + 33 * k);
+    let u2netp = ModelName::U2netp
+        .config()
+        .init_with_outputs(&device, k)
+        .unwrap();
+    let sides = 6 * (64 * 9 + 1);
+    let fuse = 6 + 1;
+    assert_eq!(
+        u2netp.trainable_params(),
+        1_131_181 - sides - fuse + k * sides + (6 * k * k + k)
+    );
+}
+
 struct GradCheck<'a> {
     grads: &'a burn::tensor::Gradients,
     missing: usize,

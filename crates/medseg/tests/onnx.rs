@@ -54,6 +54,7 @@ fn meta(config: ModelConfig) -> WeightsMeta {
         tiling: medseg::infer::tiling::TileConfig::default(),
         threshold: 0.5,
         epochs: 1,
+        labels: Default::default(),
         fused: true,
         scale_reference: None,
     }
@@ -206,6 +207,50 @@ fn probabilities_head_is_the_sigmoid_and_metadata_is_written() {
     };
     assert_eq!(dims(&graph.input[0]), ["batch", "3", "height", "width"]);
     assert_eq!(dims(&graph.output[0]), ["batch", "1", "height", "width"]);
+}
+
+#[test]
+fn multi_class_networks_export_k_channels_with_a_softmax_head() {
+    use medseg::data::labels::{ClassSpec, LabelsConfig};
+    let config = ModelName::MsaU2netTiny.config();
+    let device = Device::flex();
+    device.seed(9);
+    let net = config
+        .init_with_outputs(&device, 3)
+        .unwrap()
+        .map(&mut Perturb)
+        .valid()
+        .fuse();
+    let mut meta = meta(config);
+    meta.labels = LabelsConfig::multi_class(
+        ["background", "lungs", "heart"]
+            .map(ClassSpec::new)
+            .to_vec(),
+    );
+    let options = OnnxOptions {
+        opset: 17,
+        probabilities: true,
+    };
+    let bytes = to_onnx(&net, &meta, options).unwrap();
+    let shape = [1, 3, 26, 31];
+    let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let input: Vec<f32> = x.to_data().try_to_vec().unwrap();
+    let ours: Vec<f32> = net.forward(x).fused.into_data().try_to_vec().unwrap();
+    let outputs = tract_run(&bytes, shape, &input);
+    assert_close("K=3 logits", &ours, &outputs[0]);
+    // The softmax over the 3 channels sums to 1 at every pixel.
+    let plane = 26 * 31;
+    for i in 0..plane {
+        let sum: f32 = (0..3).map(|c| outputs[1][c * plane + i]).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "pixel {i}: {sum}");
+    }
+    let model = ModelProto::decode(&bytes[..]).unwrap();
+    let classes = model
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "classes")
+        .unwrap();
+    assert_eq!(classes.value, r#"["background","lungs","heart"]"#);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use anyhow::Context;
 use medseg::data::Case;
 use medseg::data::DatasetKind;
 use medseg::data::split::SplitConfig;
-use medseg::eval::evaluate_groups;
+use medseg::eval::{evaluate_classes, evaluate_groups};
 use medseg::infer::Predictor;
 use medseg::train::ExperimentConfig;
 
@@ -160,6 +160,26 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    if !predictors[0].meta.labels.is_binary() {
+        if predictors.len() > 1 {
+            anyhow::bail!("several --run folders are not supported yet for models with classes");
+        }
+        let (report, timing) =
+            evaluate_classes(&predictors[0], &chosen[0], kind, fov, threshold, Some(&out))?;
+        if args.json {
+            println!("{}", report.to_json());
+        } else {
+            println!("{}", report.table());
+            let total: f64 = timing.iter().map(|t| t.seconds).sum();
+            println!(
+                "inference: {:.3} s per image on average ({} images)",
+                total / timing.len() as f64,
+                timing.len()
+            );
+            println!("outputs: {}", out.display());
+        }
+        return Ok(());
+    }
     let groups: Vec<(&Predictor, &[Case])> = predictors
         .iter()
         .zip(&chosen)

@@ -1,9 +1,13 @@
-//! `medseg predict`: segment images with a weights file or a pretrained model.
+//! `medseg predict`: segment images with a weights file or a pretrained model. A model with
+//! several classes writes `prob/<class>/<stem>.png`, `labels/<stem>.png` and
+//! `overlay/<stem>.png` (with a legend) under `--out` instead of the three binary pictures.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use medseg::data::datasets::is_image_file;
+use medseg::data::read_rgb;
+use medseg::infer::PredictOptions;
 
 use super::InferenceArgs;
 use crate::device::select_device;
@@ -111,8 +115,48 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let (mut total, mut done, mut skipped) = (0.0, 0usize, 0usize);
     let mut failures = Vec::new();
+    let labels = predictor.meta.labels.clone();
     for file in &files {
         let s = stem(file);
+        if !labels.is_binary() {
+            // Several classes: prob/<class>/, labels/ and overlay/ (with a legend) under --out.
+            let outputs = [
+                args.out.join("labels").join(format!("{s}.png")),
+                args.out.join("overlay").join(format!("{s}.png")),
+            ];
+            if args.skip_existing && outputs.iter().all(|p| p.is_file()) {
+                skipped += 1;
+                continue;
+            }
+            let result = read_rgb(file).and_then(|image| {
+                let fov = predictor.fov_for(&image);
+                let pred = predictor.predict_classes(&image, &fov, PredictOptions::default())?;
+                pred.save(&image, &labels, threshold, None, &args.out, &s)?;
+                Ok((image, pred.seconds))
+            });
+            match result {
+                Ok((image, seconds)) => {
+                    total += seconds;
+                    done += 1;
+                    println!(
+                        "{}: {}x{} in {seconds:.3} s, {} classes",
+                        file.display(),
+                        image.width,
+                        image.height,
+                        labels.out_channels()
+                    );
+                }
+                Err(e) if args.keep_going => {
+                    eprintln!("skipped {}: {e}", file.display());
+                    failures.push(Failure {
+                        file: file.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+            continue;
+        }
         let file_for = |kind: &str| args.out.join(format!("{s}_{kind}.png"));
         let outputs = [file_for("prob"), file_for("mask"), file_for("overlay")];
         if args.skip_existing && outputs.iter().all(|p| p.is_file()) {

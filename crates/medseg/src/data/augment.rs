@@ -213,12 +213,16 @@ fn remap(s: &Sample, ow: u32, oh: u32, src: impl Fn(usize, usize) -> (usize, usi
     let mut image = Planes::zeros(c, ow, oh);
     let mut mask = Mask::filled(ow, oh, false);
     let mut fov = Mask::filled(ow, oh, false);
+    let mut classes = vec![Mask::filled(ow, oh, false); s.classes.len()];
     for y in 0..oh_ {
         for x in 0..ow_ {
             let (sx, sy) = src(x, y);
             let (si, di) = (sy * w + sx, y * ow_ + x);
             mask.data[di] = s.mask.data[si];
             fov.data[di] = s.fov.data[si];
+            for (dst, src) in classes.iter_mut().zip(&s.classes) {
+                dst.data[di] = src.data[si];
+            }
             for ch in 0..c {
                 image.data[ch * ow_ * oh_ + di] = s.image.data[ch * w * h + si];
             }
@@ -229,6 +233,7 @@ fn remap(s: &Sample, ow: u32, oh: u32, src: impl Fn(usize, usize) -> (usize, usi
         image,
         mask,
         fov,
+        classes,
     }
 }
 
@@ -256,6 +261,7 @@ fn warp(
     let mut image = Planes::zeros(c, s.image.width, s.image.height);
     let mut mask = Mask::filled(s.image.width, s.image.height, false);
     let mut fov = Mask::filled(s.image.width, s.image.height, false);
+    let mut classes = vec![Mask::filled(s.image.width, s.image.height, false); s.classes.len()];
     for y in 0..h {
         for x in 0..w {
             let (u, v) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
@@ -273,6 +279,9 @@ fn warp(
                 let si = ny as usize * w + nx as usize;
                 mask.data[di] = s.mask.data[si];
                 fov.data[di] = s.fov.data[si];
+                for (dst, src) in classes.iter_mut().zip(&s.classes) {
+                    dst.data[di] = src.data[si];
+                }
             }
             // bilinear for the image, 0 outside
             let (fx, fy) = (sx - 0.5, sy - 0.5);
@@ -299,6 +308,7 @@ fn warp(
         image,
         mask,
         fov,
+        classes,
     }
 }
 
@@ -327,6 +337,7 @@ mod tests {
             },
             fov: Mask::filled(w, h, true),
             mask,
+            classes: Vec::new(),
         }
     }
 

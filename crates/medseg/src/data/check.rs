@@ -82,6 +82,7 @@ impl From<&Error> for Problem {
             Error::Decode { path, .. } => ("decode", Some(path.clone())),
             Error::TooManyPixels { path, .. } => ("too-many-pixels", Some(path.clone())),
             Error::NonBinaryMask { path, .. } => ("non-binary-mask", Some(path.clone())),
+            Error::BadLabel { path, .. } => ("bad-label", Some(path.clone())),
             Error::Io { path, .. } => ("io", Some(path.clone())),
             Error::InvalidConfig(_) => ("invalid-config", None),
             Error::Unknown { .. } => ("unknown", None),

@@ -14,8 +14,10 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::augment::AugmentConfig;
+use super::datasets::structures::read_structure_masks;
 use super::fov::{FovOrigin, FovSource, fov_for};
 use super::io::{Mask, check_size, read_mask, read_rgb};
+use super::labels::{LabelMode, LabelsConfig};
 use super::patches::{PatchConfig, PixelIndex};
 use super::preprocess::PreprocessConfig;
 use super::{Case, DatasetKind, Rng, Sample};
@@ -34,6 +36,10 @@ pub struct LoadConfig {
     /// before preprocessing ([`crate::infer::scale`]); `None` keeps the decoded size.
     #[serde(default)]
     pub scale_to: Option<f64>,
+    /// The classes (`data.labels`): binary reads `Case::mask`; multi-label reads one mask per
+    /// structure (`Case::structures`); multi-class reads `Case::mask` as a label map.
+    #[serde(default, skip_serializing_if = "LabelsConfig::is_binary")]
+    pub labels: LabelsConfig,
 }
 
 /// A decoded case at the original resolution, before preprocessing (used by `data check`
@@ -70,6 +76,9 @@ pub fn decode_case(case: &Case, kind: DatasetKind, fov: FovSource) -> Result<Dec
 /// Decodes and preprocesses one labelled case into a [`Sample`] (mask and FOV resized with the
 /// image when the preprocessing resizes).
 pub fn load_case(case: &Case, kind: DatasetKind, cfg: &LoadConfig) -> Result<Sample> {
+    if !cfg.labels.is_binary() {
+        return load_classes(case, kind, cfg);
+    }
     let d = decode_case(case, kind, cfg.fov)?;
     let mask = match d.mask {
         Some(m) => m,
@@ -90,6 +99,83 @@ pub fn load_case(case: &Case, kind: DatasetKind, cfg: &LoadConfig) -> Result<Sam
         image: cfg.preprocess.apply(&image, &fov)?,
         mask: cfg.preprocess.apply_mask(&mask),
         fov: cfg.preprocess.apply_mask(&fov),
+        classes: Vec::new(),
+    })
+}
+
+/// The per-class masks of one labelled case at the image's size `size` (see
+/// [`LoadConfig::labels`]).
+pub fn read_class_masks(case: &Case, labels: &LabelsConfig, size: (u32, u32)) -> Result<Vec<Mask>> {
+    let unlabelled = || {
+        Error::InvalidInput(format!(
+            "case '{}' ({}) has no {}; unlabelled cases cannot be training or evaluation samples",
+            case.id,
+            case.image.display(),
+            if labels.mode == LabelMode::MultiLabel {
+                "structure masks"
+            } else {
+                "label map"
+            }
+        ))
+    };
+    match labels.mode {
+        LabelMode::MultiLabel if case.structures.is_empty() => Err(unlabelled()),
+        LabelMode::MultiLabel => read_structure_masks(case, labels, size),
+        _ => {
+            let path = case.mask.as_ref().ok_or_else(unlabelled)?;
+            let masks = labels.read_label_map(path)?;
+            if let Some(m) = masks.first() {
+                check_size(path, size, m.size())?;
+            }
+            Ok(masks)
+        }
+    }
+}
+
+/// The union of the foreground classes (multi-class: every class but label 0).
+pub fn foreground_union(masks: &[Mask], labels: &LabelsConfig) -> Option<Mask> {
+    let ids = labels.ids();
+    let mut out: Option<Mask> = None;
+    for (k, m) in masks.iter().enumerate() {
+        if labels.mode == LabelMode::MultiClass && ids.get(k) == Some(&0) {
+            continue;
+        }
+        match &mut out {
+            None => out = Some(m.clone()),
+            Some(u) => u.data.iter_mut().zip(&m.data).for_each(|(a, &b)| *a |= b),
+        }
+    }
+    out
+}
+
+/// [`load_case`] for K > 1 classes: the per-class masks follow the image through scaling and
+/// preprocessing; `mask` is their foreground union.
+fn load_classes(case: &Case, kind: DatasetKind, cfg: &LoadConfig) -> Result<Sample> {
+    let image = read_rgb(&case.image)?;
+    let (fov, _) = fov_for(case, kind, &image, cfg.fov)?;
+    let mut classes = read_class_masks(case, &cfg.labels, image.size())?;
+    let union = foreground_union(&classes, &cfg.labels)
+        .unwrap_or_else(|| Mask::filled(image.width, image.height, false));
+    let (image, mask, fov) = match cfg.scale_to {
+        Some(target) => scale_to(image, union, fov, target, case)?,
+        None => (image, union, fov),
+    };
+    if mask.size() != classes[0].size() {
+        let (w, h) = mask.size();
+        classes = classes
+            .iter()
+            .map(|m| super::preprocess::resize_mask(m, w, h))
+            .collect();
+    }
+    Ok(Sample {
+        id: case.id.clone(),
+        image: cfg.preprocess.apply(&image, &fov)?,
+        mask: cfg.preprocess.apply_mask(&mask),
+        fov: cfg.preprocess.apply_mask(&fov),
+        classes: classes
+            .iter()
+            .map(|m| cfg.preprocess.apply_mask(m))
+            .collect(),
     })
 }
 
@@ -224,11 +310,14 @@ pub struct BatchConfig {
     pub prefetch: usize,
 }
 
-/// A training batch: images `[B, C, H, W]`, masks and FOV `[B, 1, H, W]` as 0/1 floats.
+/// A training batch: images `[B, C, H, W]`, masks `[B, K, H, W]` (K = 1 binary, else one per
+/// class) and FOV `[B, 1, H, W]` as 0/1 floats.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     pub images: Vec<f32>,
     pub masks: Vec<f32>,
+    /// K, the channels of `masks`.
+    pub mask_channels: usize,
     pub fov: Vec<f32>,
     /// `[B, C, H, W]` of `images`.
     pub shape: [usize; 4],
@@ -245,6 +334,7 @@ impl Batch {
         let mut b = Batch {
             images: Vec::with_capacity(samples.len() * first.image.data.len()),
             masks: Vec::new(),
+            mask_channels: first.classes.len().max(1),
             fov: Vec::new(),
             shape: [samples.len(), c, h as usize, w as usize],
             ids: Vec::new(),
@@ -258,20 +348,39 @@ impl Batch {
                 )));
             }
             b.images.extend_from_slice(&s.image.data);
-            b.masks.extend(s.mask.data.iter().map(|&v| v as u8 as f32));
+            if s.classes.len().max(1) != b.mask_channels {
+                return Err(Error::InvalidInput(format!(
+                    "cannot batch '{}' ({} classes) with '{}' ({})",
+                    s.id,
+                    s.classes.len(),
+                    first.id,
+                    first.classes.len()
+                )));
+            }
+            if s.classes.is_empty() {
+                b.masks.extend(s.mask.data.iter().map(|&v| v as u8 as f32));
+            } else {
+                for m in &s.classes {
+                    b.masks.extend(m.data.iter().map(|&v| v as u8 as f32));
+                }
+            }
             b.fov.extend(s.fov.data.iter().map(|&v| v as u8 as f32));
             b.ids.push(s.id.clone());
         }
         Ok(b)
     }
 
-    /// `(images [B, C, H, W], masks [B, 1, H, W], fov [B, 1, H, W])` as tensors on `device`.
+    /// `(images [B, C, H, W], masks [B, K, H, W], fov [B, 1, H, W])` as tensors on `device`.
     pub fn to_tensors(&self, device: &Device) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
         let [b, c, h, w] = self.shape;
         let t = |v: &Vec<f32>, ch: usize| {
             Tensor::<4>::from_data(TensorData::new(v.clone(), [b, ch, h, w]), device)
         };
-        (t(&self.images, c), t(&self.masks, 1), t(&self.fov, 1))
+        (
+            t(&self.images, c),
+            t(&self.masks, self.mask_channels),
+            t(&self.fov, 1),
+        )
     }
 }
 
@@ -425,6 +534,7 @@ mod tests {
                     },
                     mask,
                     fov: Mask::filled(w, w, true),
+                    classes: Vec::new(),
                 }
             })
             .collect();

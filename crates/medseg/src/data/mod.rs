@@ -2,6 +2,7 @@
 //! data.
 //!
 //! - [`io`]: decoding images, probability maps and masks (binarisation policy documented there).
+//! - [`labels`]: the class list (`data.labels`): binary, multi-label or multi-class.
 //! - [`datasets`]: one loader per official layout, listing [`Case`]s.
 //! - [`fov`]: field-of-view masks, the dataset's own or derived from the image.
 //! - [`split`]: seeded official/random/k-fold splits and validation carve-out.
@@ -18,6 +19,7 @@ pub mod datasets;
 pub mod fingerprint;
 pub mod fov;
 pub mod io;
+pub mod labels;
 pub mod loader;
 pub mod patches;
 pub mod preprocess;
@@ -26,6 +28,7 @@ pub mod rng;
 pub mod split;
 pub mod synth;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -60,6 +63,18 @@ pub struct Case {
     pub second_observer: Option<PathBuf>,
     /// The official subset, `None` where the dataset has no official split.
     pub subset: Option<Subset>,
+    /// One binary mask per structure, by structure (sub-folder) name: multi-label layouts
+    /// (SCR/JSRT, [`datasets::structures`]). Empty for single-mask datasets, and then not
+    /// serialised.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub structures: BTreeMap<String, PathBuf>,
+}
+
+impl Case {
+    /// Whether the case has ground truth: a mask (or label map), or per-structure masks.
+    pub fn is_labelled(&self) -> bool {
+        self.mask.is_some() || !self.structures.is_empty()
+    }
 }
 
 /// A decoded, preprocessed training or evaluation sample: image `[C, H, W]`, mask and FOV of the
@@ -70,6 +85,10 @@ pub struct Sample {
     pub image: Planes,
     pub mask: Mask,
     pub fov: Mask,
+    /// One mask per class (K > 1, [`labels`]), transformed with the image like `mask`; empty
+    /// in binary experiments, where `mask` is the target. With classes, `mask` is the union of
+    /// the foreground classes (patch sampling's foreground).
+    pub classes: Vec<Mask>,
 }
 
 /// Suffixes stripped by [`case_id`], longest first where one is a suffix of another.

@@ -107,6 +107,7 @@ pub fn crop(sample: &Sample, x0: i64, y0: i64, w: u32, h: u32) -> Sample {
     let mut image = Planes::zeros(c, w, h);
     let mut mask = Mask::filled(w, h, false);
     let mut fov = Mask::filled(w, h, false);
+    let mut classes = vec![Mask::filled(w, h, false); sample.classes.len()];
     for y in 0..h_ {
         let sy = y0 + y as i64;
         if sy < 0 || sy >= sh {
@@ -121,6 +122,9 @@ pub fn crop(sample: &Sample, x0: i64, y0: i64, w: u32, h: u32) -> Sample {
             let di = y * w_ + x;
             mask.data[di] = sample.mask.data[si];
             fov.data[di] = sample.fov.data[si];
+            for (dst, src) in classes.iter_mut().zip(&sample.classes) {
+                dst.data[di] = src.data[si];
+            }
             for ch in 0..c {
                 image.data[ch * w_ * h_ + di] = sample.image.data[ch * (sw * sh) as usize + si];
             }
@@ -131,6 +135,7 @@ pub fn crop(sample: &Sample, x0: i64, y0: i64, w: u32, h: u32) -> Sample {
         image,
         mask,
         fov,
+        classes,
     }
 }
 
@@ -154,6 +159,7 @@ mod tests {
             },
             mask,
             fov,
+            classes: Vec::new(),
         }
     }
 

@@ -36,7 +36,7 @@ pub fn resample_dataset(
     let cases: Vec<_> = kind
         .cases(root)?
         .into_iter()
-        .filter(|c| c.mask.is_some() && (!test_only || c.subset == Some(Subset::Test)))
+        .filter(|c| c.is_labelled() && (!test_only || c.subset == Some(Subset::Test)))
         .collect();
     if cases.is_empty() {
         return Err(Error::InvalidInput(format!(

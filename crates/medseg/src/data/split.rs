@@ -99,7 +99,7 @@ impl SplitConfig {
         let mut cases: Vec<Case> = cases.to_vec();
         cases.sort_by(|a, b| a.id.cmp(&b.id).then(a.image.cmp(&b.image)));
         let (labelled, unlabelled): (Vec<Case>, Vec<Case>) =
-            cases.into_iter().partition(|c| c.mask.is_some());
+            cases.into_iter().partition(Case::is_labelled);
         let mut split = Split {
             test: unlabelled,
             ..Split::default()
@@ -205,6 +205,7 @@ mod tests {
                 mask: Some(PathBuf::from(format!("{i}_m.png"))),
                 fov: None,
                 second_observer: None,
+                structures: Default::default(),
                 subset,
             })
             .collect()

@@ -15,6 +15,7 @@ use burn::prelude::*;
 use crate::data::Planes;
 use crate::data::fov::{FovDeriveConfig, FovSource, derive_fov};
 use crate::data::io::{Mask, Plane, RgbPlanes, read_rgb};
+use crate::data::labels::LabelMode;
 use crate::data::preprocess::{resize_mask, resize_plane, resize_rgb};
 use crate::models::SegNet;
 use crate::models::weights::{WeightsMeta, load_weights, load_weights_from_bytes};
@@ -45,6 +46,114 @@ pub fn predict_planes(
             .map_err(|e| Error::InvalidInput(format!("model output: {e:?}")))
     })?;
     Ok(probs.data)
+}
+
+/// Per-class probability maps `[K, H, W]` of one preprocessed image, tiled as
+/// [`predict_planes`]: an independent sigmoid per channel (binary, multi-label) or the softmax
+/// over the channels (multi-class), tiles (and test-time mirrors) blended as probabilities.
+pub fn predict_class_planes(
+    net: &SegNet,
+    image: &Planes,
+    tiling: &TileConfig,
+    mode: LabelMode,
+    device: &Device,
+) -> Result<Planes> {
+    let [tw, th] = tiling.tile;
+    let c = image.channels;
+    predict_tiled(image, tiling, |batch, n| {
+        let x = Tensor::<4>::from_data(
+            TensorData::new(batch.to_vec(), [n, c, th as usize, tw as usize]),
+            device,
+        );
+        let logits = net.forward(x).fused; // [n, K, th, tw]
+        let probs = match mode {
+            LabelMode::MultiClass => burn::tensor::activation::softmax(logits, 1),
+            _ => burn::tensor::activation::sigmoid(logits),
+        };
+        probs
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| Error::InvalidInput(format!("model output: {e:?}")))
+    })
+}
+
+/// One prediction of a model with K > 1 classes.
+pub struct ClassPrediction {
+    /// One probability map per class, at the original image size.
+    pub probs: Vec<Plane>,
+    /// The field of view used.
+    pub fov: Mask,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// The scale factor applied and how it was found.
+    pub scale: ScaleDecision,
+}
+
+impl ClassPrediction {
+    /// The predicted mask of every class (threshold or argmax, see
+    /// [`crate::metrics::classes::predicted_masks`]).
+    pub fn masks(&self, mode: LabelMode, threshold: f64) -> Vec<Vec<bool>> {
+        let planes: Vec<Vec<f32>> = self.probs.iter().map(|p| p.data.clone()).collect();
+        crate::metrics::classes::predicted_masks(mode, &planes, threshold as f32)
+    }
+
+    /// Writes the pictures of this prediction over `image` under `out`: `prob/<class>/<id>.png`
+    /// (16-bit probabilities), `error/<class>/<id>.png` when `truth` is given, `labels/<id>.png`
+    /// (label map, [`crate::viz::label_map_png`]) and `overlay/<id>.png` (colours and legend).
+    pub fn save(
+        &self,
+        image: &RgbPlanes,
+        labels: &crate::data::labels::LabelsConfig,
+        threshold: f64,
+        truth: Option<&[Vec<bool>]>,
+        out: &Path,
+        id: &str,
+    ) -> Result<()> {
+        let (w, h) = (image.width, image.height);
+        let masks = self.masks(labels.mode, threshold);
+        let names = labels.names();
+        let colours = labels.colours();
+        let file = |dir: &str| out.join(dir).join(format!("{id}.png"));
+        for (k, name) in names.iter().enumerate() {
+            let class_file = |dir: &str| out.join(dir).join(name).join(format!("{id}.png"));
+            crate::viz::save_png(
+                &crate::viz::probability_png16(&self.probs[k].data, w, h),
+                class_file("prob"),
+            )?;
+            if let Some(truth) = truth {
+                crate::viz::save_png(
+                    &crate::viz::error_map(&masks[k], &truth[k], Some(&self.fov.data), w, h),
+                    class_file("error"),
+                )?;
+            }
+        }
+        let exclusive = labels.mode == LabelMode::MultiClass;
+        crate::viz::save_png(
+            &crate::viz::label_map_png(&masks, w, h, exclusive),
+            file("labels"),
+        )?;
+        let skip: Vec<usize> = if exclusive {
+            labels
+                .ids()
+                .iter()
+                .enumerate()
+                .filter(|(_, id)| **id == 0)
+                .map(|(k, _)| k)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let overlay =
+            crate::viz::class_overlay(&to_rgb8(image), w, h, &masks, &colours, &skip, 0.45);
+        let legend: Vec<(&str, [u8; 3])> = names
+            .iter()
+            .zip(&colours)
+            .enumerate()
+            .filter(|(k, _)| !skip.contains(k))
+            .map(|(_, (n, c))| (n.as_str(), *c))
+            .collect();
+        crate::viz::save_png(&crate::viz::with_legend(&overlay, &legend), file("overlay"))
+    }
 }
 
 /// A loaded model with everything needed to segment an image.
@@ -314,6 +423,67 @@ impl Predictor {
             .meta
             .preprocess
             .restore(&small, (image.width, image.height)))
+    }
+
+    /// The per-class probability maps of a model with K > 1 output channels (sigmoid per
+    /// channel, or softmax for multi-class weights), scaled and restored to the image size as
+    /// [`Predictor::predict_with`] does (without its FOV crop); 0 outside `fov`.
+    pub fn predict_classes(
+        &self,
+        image: &RgbPlanes,
+        fov: &Mask,
+        options: PredictOptions,
+    ) -> Result<ClassPrediction> {
+        let start = Instant::now();
+        let mode = options.scale.unwrap_or(self.scale);
+        let mut tiling = self.meta.tiling.clone();
+        tiling.mirror = options.mirror.unwrap_or(tiling.mirror);
+        let decision = scale::factor(mode, self.meta.scale_reference.as_ref(), fov)?;
+        let original = (image.width, image.height);
+        let run = |img: &RgbPlanes, fov: &Mask| -> Result<Vec<Plane>> {
+            let planes = self.meta.preprocess.apply(img, fov)?;
+            let probs = predict_class_planes(
+                &self.net,
+                &planes,
+                &tiling,
+                self.meta.labels.mode,
+                &self.device,
+            )?;
+            Ok((0..probs.channels)
+                .map(|k| {
+                    let small = Plane {
+                        width: probs.width,
+                        height: probs.height,
+                        data: probs.channel(k).to_vec(),
+                    };
+                    self.meta
+                        .preprocess
+                        .restore(&small, (img.width, img.height))
+                })
+                .collect())
+        };
+        let mut probs = if decision.factor == 1.0 {
+            run(image, fov)?
+        } else {
+            let (sw, sh) = scale::scaled_size(original, decision.factor);
+            run(&resize_rgb(image, sw, sh), &resize_mask(fov, sw, sh))?
+                .iter()
+                .map(|p| resize_plane(p, original.0, original.1))
+                .collect()
+        };
+        for plane in &mut probs {
+            for (p, &inside) in plane.data.iter_mut().zip(&fov.data) {
+                if !inside {
+                    *p = 0.0;
+                }
+            }
+        }
+        Ok(ClassPrediction {
+            probs,
+            fov: fov.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+            scale: decision,
+        })
     }
 
     /// Reads and segments an image file.

@@ -7,7 +7,15 @@
 //! total   = fused_weight · term(fused) + Σ_i side_weight_i · term(side_i)
 //! ```
 //!
-//! where `pixel` is plain BCE, weighted BCE or focal loss ([`BceKind`]). Terms and outputs whose
+//! where `pixel` is plain BCE, weighted BCE or focal loss ([`BceKind`]).
+//!
+//! With K output channels ([`crate::data::labels`]): binary and multi-label apply a sigmoid per
+//! channel (the pixel term averages over every channel, the Dice is per class); multi-class
+//! applies the softmax over the channels, the pixel term is then the class-weighted softmax
+//! cross-entropy ([`crate::loss::cross_entropy`], `bce` must be `plain`) and the Dice the
+//! softmax Dice with the same class weights ([`crate::loss::dice::softmax_dice_loss`]), which
+//! together are MONAI's `DiceCELoss(softmax=True, to_onehot_y=True, weight=w)`. MS-SSIM is a
+//! sigmoid term and is refused in multi-class mode. Terms and outputs whose
 //! weight is `0` are not computed. `side_weights` is either empty (side outputs are not
 //! supervised), a single value applied to every side output (U²-Net uses `1.0` for all), or one
 //! value per side output, in the model's documented side order.
@@ -16,10 +24,12 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::bce::{bce_with_logits, top_k_bce_with_logits};
-use super::dice::{DiceLoss, DiceLossConfig};
+use super::cross_entropy::softmax_cross_entropy;
+use super::dice::{DiceLoss, DiceLossConfig, softmax_dice_loss};
 use super::focal::sigmoid_focal_loss;
 use super::ms_ssim::{MsSsimLoss, MsSsimLossConfig};
 use super::{BceLossConfig, FocalLossConfig, check};
+use crate::data::labels::{LabelMode, LabelsConfig};
 use crate::models::SegOutput;
 
 /// Which pixel-wise cross-entropy term to use. Serialised with a `kind` tag:
@@ -152,10 +162,48 @@ impl LossConfig {
         }
     }
 
-    /// Validates and builds the loss.
+    /// Checks that the loss fits the experiment's classes: multi-class (softmax) takes the
+    /// cross-entropy as its pixel term (`bce` plain) and no MS-SSIM.
+    pub fn check_labels(&self, labels: &LabelsConfig) -> crate::Result<()> {
+        if labels.mode != LabelMode::MultiClass {
+            return Ok(());
+        }
+        let bad = |m: String| Err(crate::Error::InvalidConfig(m));
+        if self.bce != BceKind::Plain && self.w_bce != 0.0 {
+            return bad(format!(
+                "loss.bce = {:?}: multi-class labels use the softmax cross-entropy as the \
+                 pixel term, so loss.bce.kind must be \"plain\" (class weights go in \
+                 data.labels.classes[].weight)",
+                self.bce
+            ));
+        }
+        if self.w_msssim != 0.0 {
+            return bad(format!(
+                "loss.w_msssim = {}: MS-SSIM is a sigmoid term; multi-class labels support \
+                 w_bce (cross-entropy) and w_dice only",
+                self.w_msssim
+            ));
+        }
+        Ok(())
+    }
+
+    /// Validates and builds the binary loss (sigmoid, K = 1 or K independent channels).
     pub fn init(&self) -> crate::Result<CombinedLoss> {
+        self.init_for(&LabelsConfig::binary())
+    }
+
+    /// Validates and builds the loss for the experiment's classes (see the module docs).
+    pub fn init_for(&self, labels: &LabelsConfig) -> crate::Result<CombinedLoss> {
         self.validate()?;
+        self.check_labels(labels)?;
+        let channels = match labels.mode {
+            LabelMode::MultiClass => ChannelMode::Softmax {
+                class_weights: labels.weights(),
+            },
+            _ => ChannelMode::Sigmoid,
+        };
         Ok(CombinedLoss {
+            channels,
             bce: self.bce.clone(),
             w_bce: self.w_bce,
             w_dice: self.w_dice,
@@ -192,9 +240,23 @@ pub struct LossOutput {
     pub sides: Vec<Option<LossTerms>>,
 }
 
-/// The combined, deep-supervised loss built by [`LossConfig::init`].
+/// How the loss reads the output channels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelMode {
+    /// An independent sigmoid per channel (binary, multi-label).
+    Sigmoid,
+    /// Softmax over exclusive classes (multi-class), with the cross-entropy and Dice class
+    /// weights in channel order.
+    Softmax {
+        /// One weight per channel.
+        class_weights: Vec<f64>,
+    },
+}
+
+/// The combined, deep-supervised loss built by [`LossConfig::init`] / [`LossConfig::init_for`].
 #[derive(Debug, Clone)]
 pub struct CombinedLoss {
+    channels: ChannelMode,
     bce: BceKind,
     w_bce: f64,
     w_dice: f64,
@@ -209,7 +271,8 @@ impl CombinedLoss {
     /// Weighted loss over the fused output and every side output.
     ///
     /// # Shapes
-    /// - `output.fused`, each of `output.sides`, `targets`: `[B, 1, H, W]`; `total`: `[1]`.
+    /// - `output.fused`, each of `output.sides`, `targets`: `[B, K, H, W]` (multi-class targets
+    ///   one-hot); `total`: `[1]`.
     ///
     /// # Panics
     /// If a shape differs from the target's, or `side_weights` does not fit the number of side
@@ -256,8 +319,25 @@ impl CombinedLoss {
 
     /// The unweighted terms and their weighted sum for one output.
     pub fn terms(&self, logits: Tensor<4>, targets: Tensor<4>) -> LossTerms {
-        let bce = (self.w_bce != 0.0).then(|| self.bce.forward(logits.clone(), targets.clone()));
-        let dice = (self.w_dice != 0.0).then(|| self.dice.forward(logits.clone(), targets.clone()));
+        let (bce, dice) = match &self.channels {
+            ChannelMode::Sigmoid => (
+                (self.w_bce != 0.0).then(|| self.bce.forward(logits.clone(), targets.clone())),
+                (self.w_dice != 0.0).then(|| self.dice.forward(logits.clone(), targets.clone())),
+            ),
+            ChannelMode::Softmax { class_weights } => (
+                (self.w_bce != 0.0)
+                    .then(|| softmax_cross_entropy(logits.clone(), targets.clone(), class_weights)),
+                (self.w_dice != 0.0).then(|| {
+                    softmax_dice_loss(
+                        logits.clone(),
+                        targets.clone(),
+                        self.dice.smooth,
+                        self.dice.reduction,
+                        class_weights,
+                    )
+                }),
+            ),
+        };
         let ms_ssim = (self.w_msssim != 0.0).then(|| self.ms_ssim.forward(logits, targets));
         let total = [
             (bce.as_ref(), self.w_bce),

@@ -10,18 +10,24 @@
 //!   the number of distinct values, not pixels.
 //! - [`report`]: per-image scores, the two aggregates (mean over images, pooled over pixels) and
 //!   the JSON/CSV/text report that `medseg score` and `medseg eval` write.
+//! - [`surface`]: contour distances (HD95, mean contour distance), MONAI's definitions.
+//! - [`classes`]: per-class reports of K-channel segmentations and the mean over classes.
 //! - [`stats`]: the spread of a score over seeds and the Wilcoxon signed-rank test on paired
 //!   per-image scores; [`compare`]: two recipes over several seeds each (`medseg compare`).
 //!
 //! Golden values: `tools/golden/gen_metrics.py` (scikit-learn), checked by
-//! `crates/medseg/tests/golden_metrics.rs`.
+//! `crates/medseg/tests/golden_metrics.rs`; per-class values and contour distances by
+//! `tools/golden/gen_multi_metrics.py` (MONAI, scikit-learn, SciPy) and
+//! `crates/medseg/tests/golden_multi_metrics.rs`.
 
+pub mod classes;
 pub mod compare;
 pub mod confusion;
 pub mod ranking;
 pub mod report;
 pub mod scores;
 pub mod stats;
+pub mod surface;
 
 pub use confusion::Confusion;
 pub use ranking::{ScoreHistogram, average_precision, roc_auc};

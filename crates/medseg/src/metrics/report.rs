@@ -285,6 +285,20 @@ impl MetricAccumulator {
         truth: &[bool],
         fov: Option<&[bool]>,
     ) -> crate::Result<&ImageScores> {
+        self.add_image_with_prediction(id, prob, None, truth, fov)
+    }
+
+    /// [`add_image`](Self::add_image) with the predicted mask given (`Some`) instead of
+    /// `prob >= threshold`: a multi-class class mask is the argmax over the classes. AUC and
+    /// AP still rank `prob`.
+    pub fn add_image_with_prediction(
+        &mut self,
+        id: impl Into<String>,
+        prob: &[f32],
+        pred: Option<&[bool]>,
+        truth: &[bool],
+        fov: Option<&[bool]>,
+    ) -> crate::Result<&ImageScores> {
         let id = id.into();
         let with_id = |e: crate::Error| match e {
             crate::Error::InvalidInput(msg) => {
@@ -300,8 +314,12 @@ impl MetricAccumulator {
         check_lengths(prob.len(), truth, fov).map_err(with_id)?;
         let mut histogram = ScoreHistogram::new();
         histogram.extend(prob, truth, fov).map_err(with_id)?;
-        let confusion = Confusion::from_probabilities(prob, truth, fov, self.threshold as f32)
-            .map_err(with_id)?;
+        let confusion = match pred {
+            None => Confusion::from_probabilities(prob, truth, fov, self.threshold as f32),
+            Some(pred) => check_lengths(pred.len(), truth, fov)
+                .and_then(|()| Confusion::from_masks(pred, truth, fov)),
+        }
+        .map_err(with_id)?;
         if confusion.total() == 0 {
             return Err(crate::Error::InvalidInput(format!(
                 "image '{id}': the FOV mask selects no pixel"

@@ -225,6 +225,7 @@ pub fn official_meta(name: &str, preset: ModelName) -> WeightsMeta {
         },
         threshold: 0.5,
         epochs: 0,
+        labels: Default::default(),
         fused: false,
         scale_reference: Some(crate::infer::scale::ScaleReference::ImageSize([320, 320])),
     }

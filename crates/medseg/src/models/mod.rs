@@ -23,14 +23,16 @@ pub use unet::{Unet, UnetConfig};
 /// What every segmentation model returns: logits, never probabilities.
 ///
 /// # Shapes
-/// - `fused`: `[B, 1, H, W]`, the final prediction (logits), same `H, W` as the input.
-/// - `sides`: side outputs for deep supervision, each `[B, 1, H, W]` (already resized to the
+/// - `fused`: `[B, K, H, W]`, the final prediction (logits), same `H, W` as the input; `K` is
+///   the number of output channels the model was built with (1 for binary segmentation, one
+///   per structure or class otherwise; see [`crate::data::labels`]).
+/// - `sides`: side outputs for deep supervision, each `[B, K, H, W]` (already resized to the
 ///   input size), in a documented, model-specific order. Empty for models without deep supervision.
 #[derive(Debug, Clone)]
 pub struct SegOutput {
-    /// Fused output logits `[B, 1, H, W]`.
+    /// Fused output logits `[B, K, H, W]`.
     pub fused: Tensor<4>,
-    /// Side output logits, each `[B, 1, H, W]`.
+    /// Side output logits, each `[B, K, H, W]`.
     pub sides: Vec<Tensor<4>>,
 }
 
@@ -174,12 +176,25 @@ impl ModelConfig {
         }
     }
 
-    /// Validates, then builds the network.
+    /// Validates, then builds the binary network (one output channel).
     pub fn init(&self, device: &Device) -> crate::Result<SegNet> {
+        self.init_with_outputs(device, 1)
+    }
+
+    /// Validates, then builds the network with `out_channels` (K) output channels, side
+    /// outputs and fusion included. K is not part of the configuration: it follows the
+    /// experiment's class list (`data.labels`), as `in_channels` follows the preprocessing, so
+    /// binary configurations serialise exactly as before.
+    pub fn init_with_outputs(&self, device: &Device, out_channels: usize) -> crate::Result<SegNet> {
         self.validate()?;
+        if out_channels == 0 {
+            return Err(crate::Error::InvalidConfig(
+                "the model needs at least 1 output channel, got 0".into(),
+            ));
+        }
         Ok(match self {
-            ModelConfig::U2net(c) => SegNet::U2net(c.init(device)),
-            ModelConfig::Unet(c) => SegNet::Unet(c.init(device)),
+            ModelConfig::U2net(c) => SegNet::U2net(c.init_with_outputs(device, out_channels)),
+            ModelConfig::Unet(c) => SegNet::Unet(c.init_with_outputs(device, out_channels)),
         })
     }
 }
@@ -195,10 +210,18 @@ pub enum SegNet {
 }
 
 impl SegNet {
+    /// Output channels K (1 for a binary network).
+    pub fn out_channels(&self) -> usize {
+        match self {
+            SegNet::U2net(m) => m.fuse.weight.dims()[0],
+            SegNet::Unet(m) => m.heads[0].weight.dims()[0],
+        }
+    }
+
     /// Forward pass: logits.
     ///
     /// # Shapes
-    /// `[B, C, H, W]` -> [`SegOutput`] with maps `[B, 1, H, W]`.
+    /// `[B, C, H, W]` -> [`SegOutput`] with maps `[B, K, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> SegOutput {
         match self {
             SegNet::U2net(m) => m.forward(x),

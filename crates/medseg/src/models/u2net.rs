@@ -222,11 +222,23 @@ impl U2NetConfig {
         }
     }
 
-    /// Builds the network. Call [`validate`](Self::validate) first on user-provided configs.
+    /// Builds the binary network (one output channel). Call [`validate`](Self::validate) first
+    /// on user-provided configs.
     pub fn init(&self, device: &Device) -> U2Net {
+        self.init_with_outputs(device, 1)
+    }
+
+    /// Builds the network with `out_channels` (K) output channels: every side head maps its
+    /// node to K maps and the 1x1 fuse maps the `heads x K` side maps (side-major, as
+    /// `torch.cat(sides, 1)` stacks them) to K. `out_channels = 1` is [`init`](Self::init).
+    ///
+    /// # Panics
+    /// If the configuration is invalid or `out_channels` is 0.
+    pub fn init_with_outputs(&self, device: &Device, out_channels: usize) -> U2Net {
         if let Err(e) = self.validate() {
             panic!("{e}");
         }
+        assert!(out_channels >= 1, "out_channels must be >= 1, got 0");
         let rsu = |cin: usize, s: &Stage| {
             RsuConfig::new(s.height, cin, s.mid, s.out)
                 .with_dilated(s.dilated)
@@ -267,12 +279,13 @@ impl U2NetConfig {
         let sides = heads_nodes
             .iter()
             .map(|&(i, j)| {
-                Conv2dConfig::new([self.node_channels(i, j), 1], [k, k])
+                Conv2dConfig::new([self.node_channels(i, j), out_channels], [k, k])
                     .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
                     .init(device)
             })
             .collect();
-        let fuse = Conv2dConfig::new([heads_nodes.len(), 1], [1, 1]).init(device);
+        let fuse = Conv2dConfig::new([heads_nodes.len() * out_channels, out_channels], [1, 1])
+            .init(device);
         U2Net {
             encoder,
             decoder,
@@ -323,7 +336,8 @@ impl Macs for DecoderNode {
 ///
 /// # Shapes
 /// - input: `[B, in_channels, H, W]`, any `H, W >= 1`
-/// - output: [`SegOutput`] with `fused` `[B, 1, H, W]` and one side map `[B, 1, H, W]` per head.
+/// - output: [`SegOutput`] with `fused` `[B, K, H, W]` and one side map `[B, K, H, W]` per head
+///   (`K` = the `out_channels` it was built with, 1 for a binary network).
 #[derive(Module, Debug)]
 pub struct U2Net {
     /// Encoder RSU stages `x[i][0]`.
@@ -382,10 +396,10 @@ impl U2Net {
             .zip(&self.sides)
             .map(|(&[i, j], head)| {
                 let node = grid[i][j].clone().expect("head nodes exist (validated)");
-                resize_like(conv2d(head, node), [h, w], false) // [B, 1, H, W]
+                resize_like(conv2d(head, node), [h, w], false) // [B, K, H, W]
             })
             .collect();
-        let fused = conv2d(&self.fuse, Tensor::cat(sides.clone(), 1));
+        let fused = conv2d(&self.fuse, Tensor::cat(sides.clone(), 1)); // [B, K, H, W]
         SegOutput { fused, sides }
     }
 

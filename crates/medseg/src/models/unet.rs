@@ -77,11 +77,21 @@ impl UnetConfig {
         }
     }
 
-    /// Builds the network.
+    /// Builds the binary network (one output channel).
     pub fn init(&self, device: &Device) -> Unet {
+        self.init_with_outputs(device, 1)
+    }
+
+    /// Builds the network with `out_channels` (K) output channels on every head.
+    /// `out_channels = 1` is [`init`](Self::init).
+    ///
+    /// # Panics
+    /// If the configuration is invalid or `out_channels` is 0.
+    pub fn init_with_outputs(&self, device: &Device, out_channels: usize) -> Unet {
         if let Err(e) = self.validate() {
             panic!("{e}");
         }
+        assert!(out_channels >= 1, "out_channels must be >= 1, got 0");
         let block = |i, m, o| {
             VggBlockConfig::new(i, m, o)
                 .with_unit(self.unit.clone())
@@ -106,7 +116,7 @@ impl UnetConfig {
             1
         };
         let heads = (0..n_heads)
-            .map(|_| Conv2dConfig::new([w[0], 1], [1, 1]).init(device))
+            .map(|_| Conv2dConfig::new([w[0], out_channels], [1, 1]).init(device))
             .collect();
         Unet {
             encoder,
@@ -123,8 +133,9 @@ impl UnetConfig {
 ///
 /// # Shapes
 /// - input: `[B, in_channels, H, W]`, any `H, W >= 1`
-/// - output: `fused` `[B, 1, H, W]`; with deep supervision `sides` holds the heads on
-///   `x[0][1..levels]`, each `[B, 1, H, W]`.
+/// - output: `fused` `[B, K, H, W]` (`K` = the `out_channels` it was built with, 1 for a binary
+///   network); with deep supervision `sides` holds the heads on `x[0][1..levels]`, each
+///   `[B, K, H, W]`.
 #[derive(Module, Debug)]
 pub struct Unet {
     /// Encoder blocks `x[i][0]`.

@@ -93,6 +93,13 @@ pub struct WeightsMeta {
     pub threshold: f64,
     /// Training epochs behind the weights.
     pub epochs: usize,
+    /// The classes the weights segment; absent (binary, K = 1) in binary files, which thus
+    /// read and write exactly as before.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::data::labels::LabelsConfig::is_binary"
+    )]
+    pub labels: crate::data::labels::LabelsConfig,
     /// Whether the tensors are the deploy form ([`SegNet::fuse`]): BatchNorms folded, branches
     /// summed. Such a file loads for inference only.
     #[serde(default)]
@@ -198,7 +205,9 @@ pub fn load_weights_from_bytes(
     device: &burn::prelude::Device,
 ) -> crate::Result<(SegNet, WeightsMeta)> {
     let meta = meta_from_bytes(bytes, origin)?;
-    let mut net = meta.model.init(device)?;
+    let mut net = meta
+        .model
+        .init_with_outputs(device, meta.labels.out_channels())?;
     if meta.fused {
         // Build the deploy structure first; its values are then replaced by the file's.
         net = net.fuse();

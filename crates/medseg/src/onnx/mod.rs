@@ -3,10 +3,10 @@
 //!
 //! The graph takes `image` (float32 `[batch, C, height, width]`, any batch and size, already
 //! preprocessed as the weights' metadata says) and returns `logits` (`[batch, K, height,
-//! width]`, K = 1 for binary segmentation), plus `probabilities` (the sigmoid of the logits)
-//! when asked. Operators: `Conv`, `Relu`, `Add`, `Concat`, `MaxPool` (`ceil_mode` as the model
+//! width]`, K = 1 for binary segmentation), plus `probabilities` (the sigmoid of the logits; the
+//! softmax over classes for multi-class models) when asked. Operators: `Conv`, `Relu`, `Add`, `Concat`, `MaxPool` (`ceil_mode` as the model
 //! pools), `Resize` (linear; `half_pixel`, which is PyTorch's `align_corners=False`, or
-//! `align_corners`), `Shape`, `Slice`, `Div`, `Sigmoid`; opsets 13 to 21. The weights file's
+//! `align_corners`), `Shape`, `Slice`, `Div`, `Sigmoid` or `Softmax`; opsets 13 to 21. The weights file's
 //! metadata goes into the model's metadata properties ([`metadata`]). The protobuf is written
 //! with [`prost`] ([`proto`]).
 
@@ -68,7 +68,8 @@ pub fn to_onnx(net: &SegNet, meta: &WeightsMeta, options: OnnxOptions) -> Result
         )));
     }
     let channels = meta.model.in_channels();
-    let classes = 1;
+    let classes = net.out_channels();
+    let multi_class = meta.labels.mode == crate::data::labels::LabelMode::MultiClass;
     let mut g = Graph::default();
     let logits = emit::seg_net(&mut g, net, "image")?;
     // Rename the last node's output to `logits` (an Identity would cost a copy in some runtimes).
@@ -78,14 +79,27 @@ pub fn to_onnx(net: &SegNet, meta: &WeightsMeta, options: OnnxOptions) -> Result
     let mut outputs = vec![image_value(
         "logits",
         classes,
-        "logits [batch, classes, height, width]; probability = sigmoid(logits)",
+        if multi_class {
+            "logits [batch, classes, height, width]; probabilities = softmax over classes"
+        } else {
+            "logits [batch, classes, height, width]; probability = sigmoid(logits)"
+        },
     )];
     if options.probabilities {
-        g.op_named("Sigmoid", &["logits"], vec![], "probabilities");
+        if multi_class {
+            let axis = vec![("axis", graph::Attr::Int(1))];
+            g.op_named("Softmax", &["logits"], axis, "probabilities");
+        } else {
+            g.op_named("Sigmoid", &["logits"], vec![], "probabilities");
+        }
         outputs.push(image_value(
             "probabilities",
             classes,
-            "sigmoid(logits); threshold with metadata `threshold`",
+            if multi_class {
+                "softmax(logits) over classes; the class of a pixel is the arg max"
+            } else {
+                "sigmoid(logits); threshold with metadata `threshold`"
+            },
         ));
     }
     let graph = GraphProto {
@@ -150,7 +164,8 @@ pub fn metadata(meta: &WeightsMeta) -> Result<Vec<(String, String)>> {
         ("scale_reference", json(&meta.scale_reference)?),
         ("tiling", json(&meta.tiling)?),
         ("dataset", json(&meta.dataset)?),
-        ("classes", r#"["foreground"]"#.to_string()),
+        ("classes", json(&meta.labels.names())?),
+        ("labels", meta.labels.mode.as_str().to_string()),
         (
             "input",
             "image: float32 [batch, channels, height, width], preprocessed as `preprocess` says"
@@ -158,7 +173,7 @@ pub fn metadata(meta: &WeightsMeta) -> Result<Vec<(String, String)>> {
         ),
         (
             "output",
-            "logits: float32 [batch, classes, height, width]; foreground where sigmoid(logits) >= threshold"
+            "logits: float32 [batch, classes, height, width]; binary and multi-label: class c where sigmoid(logits[c]) >= threshold; multi-class: the arg max over classes"
                 .to_string(),
         ),
     ];

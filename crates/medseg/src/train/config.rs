@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::DatasetKind;
 use crate::data::augment::AugmentConfig;
 use crate::data::fov::FovSource;
+use crate::data::labels::LabelsConfig;
 use crate::data::loader::SampleMode;
 use crate::data::preprocess::PreprocessConfig;
 use crate::data::split::SplitConfig;
@@ -151,6 +152,10 @@ pub struct DataSection {
     /// datasets that mix cameras; see [`crate::infer::scale`]).
     #[serde(default, skip_serializing_if = "TrainScale::is_native")]
     pub scale: TrainScale,
+    /// The classes: binary (default, not serialised), multi-label or multi-class; sets the
+    /// model's output channels (see [`crate::data::labels`]).
+    #[serde(default, skip_serializing_if = "LabelsConfig::is_binary")]
+    pub labels: LabelsConfig,
 }
 
 /// How training images are scaled before preprocessing (`data.scale`).
@@ -368,6 +373,17 @@ impl ExperimentConfig {
         self.model.resolve(self.data.preprocess.in_channels())
     }
 
+    /// The model's output channels K, from `data.labels` (1 for binary).
+    pub fn out_channels(&self) -> usize {
+        self.data.labels.out_channels()
+    }
+
+    /// Validates and builds the network with its K output channels.
+    pub fn init_model(&self, device: &burn::prelude::Device) -> Result<crate::models::SegNet> {
+        self.model_config()?
+            .init_with_outputs(device, self.out_channels())
+    }
+
     /// Checks every section, naming the offending key.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
@@ -378,6 +394,7 @@ impl ExperimentConfig {
         self.data.preprocess.validate()?;
         self.data.split.validate()?;
         self.data.augment.validate()?;
+        self.data.labels.validate()?;
         if self.data.scale == TrainScale::Reference && self.data.preprocess.resize.is_some() {
             return bad(
                 "data.scale = \"reference\" has no effect with data.preprocess.resize (every \
@@ -390,6 +407,7 @@ impl ExperimentConfig {
         }
         self.loss.validate()?;
         self.loss.check_sides(model.side_outputs())?;
+        self.loss.check_labels(&self.data.labels)?;
         let o = &self.optim;
         if !(o.lr.is_finite() && o.lr > 0.0) {
             return bad(format!("optim.lr must be > 0, got {}", o.lr));

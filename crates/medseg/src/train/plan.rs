@@ -485,8 +485,8 @@ tiling = {tiling}
 fn measure_step(cfg: &ExperimentConfig, side: usize, batch: usize, replicas: usize) -> Result<f64> {
     let device = Device::default().autodiff();
     device.seed(cfg.seed);
-    let model = cfg.model_config()?.init(&device)?;
-    let loss_fn = cfg.loss.init()?;
+    let model = cfg.init_model(&device)?;
+    let loss_fn = cfg.loss.init_for(&cfg.data.labels)?;
     let mut optim = build_optimizer(cfg);
     let channels = cfg.data.preprocess.channel.count();
     let (_, phases, seconds) = time_training_steps(
@@ -507,7 +507,7 @@ fn measure_step(cfg: &ExperimentConfig, side: usize, batch: usize, replicas: usi
 fn measure_validation(cfg: &ExperimentConfig, height: usize, width: usize) -> Result<f64> {
     let device = Device::default();
     device.seed(cfg.seed);
-    let net = cfg.model_config()?.init(&device)?;
+    let net = cfg.init_model(&device)?;
     let channels = cfg.data.preprocess.channel.count();
     let image = Planes {
         channels,

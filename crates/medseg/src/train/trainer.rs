@@ -30,10 +30,11 @@ use super::step;
 use crate::data::loader::{BatchConfig, BatchLoader, LoadConfig, SampleCache, SampleMode};
 use crate::data::{Sample, split::Split};
 use crate::durable::{read_csv, write_atomic, write_csv};
-use crate::infer::predict_planes;
 use crate::infer::scale::ScaleReference;
+use crate::infer::{predict_class_planes, predict_planes};
 use crate::loss::CombinedLoss;
 use crate::metrics::MetricAccumulator;
+use crate::metrics::classes::ClassesAccumulator;
 use crate::models::SegNet;
 use crate::models::weights::{WEIGHTS_FORMAT, WeightsMeta, save_weights};
 use crate::{Error, Result};
@@ -196,6 +197,7 @@ pub fn weights_meta(
         format: WEIGHTS_FORMAT,
         name: cfg.name.clone(),
         model: cfg.model_config()?,
+        labels: cfg.data.labels.clone(),
         dataset: Some(cfg.data.dataset),
         fov: cfg.data.fov,
         preprocess: cfg.data.preprocess.clone(),
@@ -207,13 +209,35 @@ pub fn weights_meta(
     })
 }
 
-/// Scores `net` on validation samples (pooled and mean F1, pooled AUC).
+/// Scores `net` on validation samples (pooled and mean F1, pooled AUC). With K > 1 classes:
+/// the means over classes ([`crate::metrics::classes::ClassesReport::mean_over_classes`]) of the per-class pooled Dice,
+/// mean Dice and pooled AUC.
 fn validation_scores(
     net: &SegNet,
     samples: &[Sample],
     cfg: &ExperimentConfig,
     device: &Device,
 ) -> Result<(f64, f64, Option<f64>)> {
+    let labels = &cfg.data.labels;
+    if !labels.is_binary() {
+        let mut acc = ClassesAccumulator::new(labels, cfg.train.threshold)?;
+        for s in samples {
+            let probs =
+                predict_class_planes(net, &s.image, &cfg.train.tiling, labels.mode, device)?;
+            let k = probs.channels;
+            let planes: Vec<Vec<f32>> = (0..k).map(|c| probs.channel(c).to_vec()).collect();
+            let truths: Vec<Vec<bool>> = s.classes.iter().map(|m| m.data.clone()).collect();
+            acc.add_image(
+                &s.id,
+                &planes,
+                &truths,
+                Some(&s.fov.data),
+                (s.image.width as usize, s.image.height as usize),
+            )?;
+        }
+        let m = acc.finish()?.mean_over_classes;
+        return Ok((m.pooled.f1, m.mean.scores.f1, m.pooled.auc));
+    }
     let mut acc = MetricAccumulator::new(cfg.train.threshold)?;
     for s in samples {
         let prob = predict_planes(net, &s.image, &cfg.train.tiling, device)?;
@@ -281,6 +305,7 @@ impl RunData {
             fov: cfg.data.fov,
             threads: opts.threads,
             scale_to: None,
+            labels: cfg.data.labels.clone(),
         };
         let mut train_cache = SampleCache::load(&train, kind, &load)?;
         // A fixed resize is the scale; otherwise the median FOV diameter (the image width for
@@ -363,11 +388,11 @@ impl<'a> Trainer<'a> {
         let mut trainer = Trainer {
             cfg,
             run: opts.out.clone(),
-            model: cfg.model_config()?.init(&device)?,
+            model: cfg.init_model(&device)?,
             device,
             plain: opts.device.clone(),
             optim: build_optimizer(cfg),
-            loss: cfg.loss.init()?,
+            loss: cfg.loss.init_for(&cfg.data.labels)?,
             state: LoopState::default(),
             reference: data.reference,
         };

@@ -12,6 +12,8 @@
 //!
 //! - [`maps`]: overlays ([`overlay`], [`overlay_outline`]), [`error_map`] and grey images
 //!   ([`probability_png`], [`probability_png16`], [`mask_png`]).
+//! - [`classes`]: several structures: [`class_overlay`] with a legend ([`with_legend`]) and
+//!   [`label_map_png`].
 //! - [`panel`](mod@panel): [`panel()`], a side-by-side montage with captions.
 //! - [`curves`]: ROC and PR curve points from the metrics histogram ([`roc_points`], [`pr_points`]).
 //! - [`charts`]: PNG charts ([`roc_curve`], [`pr_curve`], [`training_curves`]).
@@ -23,6 +25,7 @@
 //! [`crate::Result`] and their errors name the path.
 
 pub mod charts;
+pub mod classes;
 pub mod curves;
 mod font;
 pub mod maps;
@@ -32,6 +35,7 @@ pub mod save;
 pub use charts::{
     CURVE_CHART_SIZE, EpochRow, TRAINING_CHART_SIZE, pr_curve, roc_curve, training_curves,
 };
+pub use classes::{class_overlay, label_map_png, with_legend};
 pub use curves::{pr_points, roc_points};
 pub use maps::{
     ERROR_MAP_LEGEND, FALSE_NEGATIVE_COLOR, FALSE_POSITIVE_COLOR, Gray16Image, OUTSIDE_FOV_COLOR,

@@ -69,6 +69,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
             mask: Some(mask),
             fov: None,
             second_observer: pair(Some(&second), id, Need::Optional, &mut problems),
+            structures: Default::default(),
             subset: None,
         });
     }

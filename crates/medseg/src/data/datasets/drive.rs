@@ -73,6 +73,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
                 mask,
                 fov: fov_path,
                 second_observer: second,
+                structures: Default::default(),
                 subset: Some(subset),
             });
         }

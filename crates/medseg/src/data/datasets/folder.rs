@@ -105,6 +105,7 @@ fn scan_nnunet(root: &Path) -> Result<Scan> {
                 mask,
                 fov: fov_path,
                 second_observer: None,
+                structures: Default::default(),
                 subset,
             });
         }
@@ -179,6 +180,7 @@ pub fn pairs(images: &Path, masks: &Path, fov: Option<&Path>) -> Result<Scan> {
             mask: Some(mask),
             fov: fov_path,
             second_observer: None,
+            structures: Default::default(),
             subset: None,
         });
     }

@@ -66,6 +66,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
             mask: Some(mask),
             fov: fov_path,
             second_observer: None,
+            structures: Default::default(),
             subset: Some(subset_of(id)),
         });
     }

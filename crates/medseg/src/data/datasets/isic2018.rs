@@ -64,6 +64,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
                 mask,
                 fov: None,
                 second_observer: None,
+                structures: Default::default(),
                 subset: Some(subset),
             });
         }

@@ -2,15 +2,18 @@
 //! with masks and FOV files by [`case_id`], and reports every layout problem it finds.
 //!
 //! Users point medseg at the tree exactly as downloaded; see each module for the layout,
-//! the official split and the dataset's quirks.
+//! the official split and the dataset's quirks. [`structures`] and [`jsrt`] list one mask per
+//! structure ([`Case::structures`]) for multi-label experiments.
 
 pub mod chase_db1;
 pub mod drive;
 pub mod folder;
 pub mod hrf;
 pub mod isic2018;
+pub mod jsrt;
 pub mod ph2;
 pub mod stare;
+pub mod structures;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,11 +36,15 @@ pub enum DatasetKind {
     Isic2018,
     Ph2,
     Folder,
+    /// JSRT chest radiographs with SCR's five structure masks (multi-label).
+    Jsrt,
+    /// One mask per structure in sub-folders (`images/`, `masks/<structure>/`; multi-label).
+    Structures,
 }
 
 impl DatasetKind {
     /// Every kind, in CLI order.
-    pub const ALL: [DatasetKind; 7] = [
+    pub const ALL: [DatasetKind; 9] = [
         DatasetKind::Drive,
         DatasetKind::Stare,
         DatasetKind::ChaseDb1,
@@ -45,6 +52,8 @@ impl DatasetKind {
         DatasetKind::Isic2018,
         DatasetKind::Ph2,
         DatasetKind::Folder,
+        DatasetKind::Jsrt,
+        DatasetKind::Structures,
     ];
 
     /// The kebab-case name (`drive`, `chase-db1`, ...).
@@ -57,6 +66,8 @@ impl DatasetKind {
             DatasetKind::Isic2018 => "isic2018",
             DatasetKind::Ph2 => "ph2",
             DatasetKind::Folder => "folder",
+            DatasetKind::Jsrt => "jsrt",
+            DatasetKind::Structures => "structures",
         }
     }
 
@@ -80,6 +91,8 @@ impl DatasetKind {
             DatasetKind::Isic2018 => isic2018::scan(root),
             DatasetKind::Ph2 => ph2::scan(root),
             DatasetKind::Folder => folder::scan(root),
+            DatasetKind::Jsrt => jsrt::scan(root),
+            DatasetKind::Structures => structures::scan(root),
         }?;
         if scan.cases.is_empty() && scan.problems.is_empty() {
             return Err(Error::BadLayout {

@@ -53,6 +53,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
                 mask: Some(mask),
                 fov: None,
                 second_observer: None,
+                structures: Default::default(),
                 subset: None,
             });
         }

@@ -58,6 +58,7 @@ pub fn scan(root: &Path) -> Result<Scan> {
             mask: Some(mask.clone()),
             fov: None,
             second_observer: pair(vk.as_ref(), id, Need::Optional, &mut problems),
+            structures: Default::default(),
             subset: None,
         });
     }
