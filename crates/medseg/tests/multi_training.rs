@@ -81,6 +81,7 @@ fn run(config: &str, data: &Path, out: &Path) -> f64 {
         resume: false,
         force: false,
         threads: 1,
+        init: None,
     };
     let summary = train(&cfg, &opts, &mut ()).unwrap();
     let (f1, _) = summary.best.expect("validated");

@@ -616,13 +616,21 @@ fn truncate_log(path: &Path, rows: usize) -> Result<()> {
 fn initial_weights(cfg: &ExperimentConfig, path: &Path, device: &Device) -> Result<SegNet> {
     let config = cfg.model_config()?;
     if crate::models::checkpoint::is_pytorch_checkpoint(path) {
+        if cfg.out_channels() != 1 {
+            return Err(Error::InvalidConfig(format!(
+                "--init {}: the official U-2-Net checkpoints have one output channel, the config {}",
+                path.display(),
+                cfg.out_channels()
+            )));
+        }
         let mut net = config.init(device)?;
         crate::models::checkpoint::load_official_u2net(&mut net, &config, path)?;
         return Ok(net);
     }
     let (net, meta) = crate::models::weights::load_weights(path, device)?;
     let json = |c: &crate::models::ModelConfig| serde_json::to_value(c).ok();
-    if meta.fused || json(&meta.model) != json(&config) {
+    if meta.fused || json(&meta.model) != json(&config) || net.out_channels() != cfg.out_channels()
+    {
         return Err(Error::InvalidConfig(format!(
             "--init {}: its network ({}) differs from the config's model; initial weights must be of the same network, as trained (not fused)",
             path.display(),
