@@ -175,8 +175,7 @@ pub fn load_official_u2net(net: &mut SegNet, config: &ModelConfig, path: &Path) 
     };
     if let Some((missing, _)) = result.missing.first() {
         return Err(bad(format!(
-            "the checkpoint lacks '{}' (medseg's '{missing}'){}",
-            official_of(missing),
+            "the checkpoint has no tensor for medseg's '{missing}'{}",
             more(result.missing.len())
         )));
     }
@@ -253,12 +252,6 @@ fn describe_error(message: &str, theirs: &dyn Fn(&str) -> String) -> String {
         .find(|w| w.contains('.'))
         .unwrap_or("");
     format!("tensor '{}' is mis-shaped: {message}", theirs(path))
-}
-
-/// The official name of one of our parameter paths (for messages), best effort.
-fn official_of(ours: &str) -> String {
-    ours.replace("branches.0.convs.0.conv", "conv_s1")
-        .replace("branches.0.convs.0.bn", "bn_s1")
 }
 
 fn more(n: usize) -> String {
