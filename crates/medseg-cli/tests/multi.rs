@@ -1,7 +1,7 @@
 //! Several structures per image through the binary, with the same commands as a binary
 //! dataset: train a tiny multi-label model on a JSRT-layout tree, evaluate it per class, predict
-//! label maps and overlays; and a label map with a value outside the classes exits 2 naming the
-//! file and the value.
+//! label maps and overlays, score the maps per class and serve the model; and a label map with a
+//! value outside the classes exits 2 naming the file and the value.
 
 use std::path::Path;
 
@@ -9,49 +9,27 @@ use assert_cmd::Command;
 use image::{GrayImage, Luma};
 use predicates::prelude::*;
 
+mod common;
+
 fn medseg() -> Command {
     Command::cargo_bin("medseg").expect("binary builds")
 }
 
 fn save(img: GrayImage, path: &Path) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let img = image::DynamicImage::ImageLuma8(img);
-    if path.extension().is_some_and(|e| e == "gif") {
-        image::DynamicImage::ImageRgb8(img.to_rgb8())
-            .save(path)
-            .unwrap();
-    } else {
-        img.save(path).unwrap();
-    }
+    img.save(path).unwrap();
 }
 
-/// `n` JSRT-layout cases: 16x16 images, 32x32 masks (halved on loading).
-fn jsrt_tree(root: &Path, n: u32) {
-    let rect = |x0: u32, x1: u32, y0: u32, y1: u32| {
-        GrayImage::from_fn(32, 32, move |x, y| {
-            Luma([if x >= x0 && x < x1 && y >= y0 && y < y1 {
-                255
-            } else {
-                0
-            }])
-        })
-    };
-    for i in 0..n {
-        let id = format!("JPCLN{i:03}");
-        save(
-            GrayImage::from_fn(16, 16, |x, _| Luma([(x * 15) as u8])),
-            &root.join(format!("images/{id}.png")),
-        );
-        for (s, m) in [
-            ("heart", rect(12, 20, 10 + i % 3, 24)),
-            ("left_lung", rect(2, 12, 4, 28)),
-            ("right_lung", rect(20, 30, 4, 28)),
-            ("left_clavicle", rect(2, 12, 4, 8)),
-            ("right_clavicle", rect(20, 30, 4, 8)),
-        ] {
-            save(m, &root.join(format!("masks/{s}/{id}.gif")));
-        }
-    }
+/// `n` synthetic JSRT-layout cases: 16x16 images, 32x32 masks (halved on loading).
+fn jsrt_tree(root: &Path, n: usize) {
+    medseg()
+        .args(["synth", "--kind", "chest", "--size", "16", "--count"])
+        .arg(n.to_string())
+        .arg("--out")
+        .arg(root)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("JSRT"));
 }
 
 const CONFIG: &str = r#"
@@ -138,11 +116,84 @@ fn multi_label_train_eval_predict() {
         .assert()
         .success()
         .stdout(predicate::str::contains("3 classes"));
-    let label_map = image::open(pred.join("labels/JPCLN000.png")).unwrap();
+    let label_map = image::open(pred.join("labels/JPCLN001.png")).unwrap();
     assert_eq!((label_map.width(), label_map.height()), (16, 16));
-    let overlay = image::open(pred.join("overlay/JPCLN000.png")).unwrap();
+    let overlay = image::open(pred.join("overlay/JPCLN001.png")).unwrap();
     assert!(overlay.height() > 16, "overlay carries a legend");
-    assert!(pred.join("prob/clavicles/JPCLN000.png").is_file());
+    assert!(pred.join("prob/clavicles/JPCLN001.png").is_file());
+
+    // the predicted maps score per class against the masks brought to the image size: the
+    // class folders under prob/ are found without flags
+    let scored = t.path().join("scored.json");
+    medseg()
+        .args(["score", "--pred"])
+        .arg(pred.join("prob"))
+        .arg("--truth")
+        .arg(half_size_truth(&data, &t.path().join("truth")))
+        .arg("--json")
+        .arg(&scored)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mean over classes"));
+    let scored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&scored).unwrap()).unwrap();
+    assert_eq!(scored["classes"].as_array().unwrap().len(), 3);
+
+    // served: one entry per class, the label map as the mask, the classes listed by the models
+    let server = common::Server::start_models(
+        &["--weights", run.join("model_best.safetensors").to_str().unwrap()],
+        &[],
+    );
+    let models = server.get("/v1/models").json();
+    assert_eq!(models["models"][0]["mode"], "multi-label");
+    assert_eq!(
+        models["models"][0]["classes"],
+        serde_json::json!(["lungs", "heart", "clavicles"])
+    );
+    let image = std::fs::read(data.join("images/JPCLN001.png")).unwrap();
+    let reply = server.post("/v1/segment", &image);
+    assert_eq!(reply.status, 200);
+    let json = reply.json();
+    let classes = json["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 3);
+    assert_eq!(classes[1]["name"], "heart");
+    for c in classes {
+        assert!(c["mask_png"].is_string() && c["probability_png"].is_string());
+        let f = c["foreground_fraction"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&f));
+    }
+}
+
+/// The SCR-style class folders of `data`'s masks, halved to the image size and grouped as the
+/// config's classes (lungs, heart, clavicles), under `out`.
+fn half_size_truth(data: &Path, out: &Path) -> std::path::PathBuf {
+    for (class, folders) in [
+        ("lungs", &["left_lung", "right_lung"][..]),
+        ("heart", &["heart"][..]),
+        ("clavicles", &["left_clavicle", "right_clavicle"][..]),
+    ] {
+        for entry in std::fs::read_dir(data.join("images")).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let id = name.trim_end_matches(".png");
+            let mut union = GrayImage::new(16, 16);
+            for folder in folders {
+                let m = image::open(data.join(format!("masks/{folder}/{id}.gif")))
+                    .unwrap()
+                    .to_luma8();
+                for (x, y, p) in union.enumerate_pixels_mut() {
+                    // 2x2 majority, ties to foreground (as training does)
+                    let on = (0..4)
+                        .filter(|i| m.get_pixel(2 * x + i % 2, 2 * y + i / 2)[0] > 127)
+                        .count();
+                    if on >= 2 {
+                        *p = Luma([255]);
+                    }
+                }
+            }
+            save(union, &out.join(class).join(format!("{id}.png")));
+        }
+    }
+    out.to_path_buf()
 }
 
 #[test]

@@ -302,3 +302,181 @@ fn duplicate_case_ids_and_bad_thresholds_are_errors() {
         .code(2)
         .stderr(predicate::str::contains("threshold"));
 }
+
+/// SCR-style per-class tree: `pred/{lungs,heart}/JPCLN00N.png` (as `predict` writes under
+/// `prob/`), `truth/{left_lung,right_lung,heart}/JPCLN00N.gif`; lungs = both lung folders.
+/// Case 1 is perfect; in case 2 the heart map misses the right half of the heart.
+fn class_tree() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (pred, truth) = (dir.path().join("prob"), dir.path().join("truth"));
+    let left = |x: u32, y: u32| x < 3 && y < 6;
+    let right = |x: u32, y: u32| x >= 5 && y < 6;
+    let heart = |x: u32, y: u32| (3..5).contains(&x) && y >= 4;
+    for d in ["lungs", "heart"] {
+        std::fs::create_dir_all(pred.join(d)).unwrap();
+    }
+    for d in ["left_lung", "right_lung", "heart"] {
+        std::fs::create_dir_all(truth.join(d)).unwrap();
+    }
+    for case in ["JPCLN001", "JPCLN002"] {
+        let png = |class: &str| pred.join(class).join(format!("{case}.png"));
+        let gif = |folder: &str| truth.join(folder).join(format!("{case}.gif"));
+        mask(|x, y| left(x, y) || right(x, y))
+            .to_plane()
+            .save(&png("lungs"))
+            .unwrap();
+        let half = case == "JPCLN002";
+        mask(|x, y| heart(x, y) && !(half && x == 4))
+            .to_plane()
+            .save(&png("heart"))
+            .unwrap();
+        mask(left).save(&gif("left_lung")).unwrap();
+        mask(right).save(&gif("right_lung")).unwrap();
+        mask(heart).save(&gif("heart")).unwrap();
+    }
+    (dir, pred, truth)
+}
+
+fn labels_config(dir: &Path) -> PathBuf {
+    // the classes of a training config: lungs from two mask folders
+    let path = dir.join("labels.toml");
+    std::fs::write(
+        &path,
+        r#"name = "scr"
+[model]
+preset = "msa-u2net-tiny"
+[data]
+dataset = "jsrt"
+[data.labels]
+mode = "multi-label"
+classes = [
+  { name = "lungs", masks = ["left_lung", "right_lung"] },
+  { name = "heart" },
+]
+"#,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn scores_several_classes_per_class_with_mask_folders_unioned() {
+    let (dir, pred, truth) = class_tree();
+    let (json, csv) = (dir.path().join("c.json"), dir.path().join("c.csv"));
+    medseg()
+        .arg("score")
+        .arg("--pred")
+        .arg(&pred)
+        .arg("--truth")
+        .arg(&truth)
+        .arg("--labels")
+        .arg(labels_config(dir.path()))
+        .arg("--json")
+        .arg(&json)
+        .arg("--csv")
+        .arg(&csv)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("mean over classes"));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["mode"], "multi-label");
+    let classes = v["classes"].as_array().unwrap();
+    assert_eq!(classes[0]["name"], "lungs");
+    // the lungs are the union of both folders: perfect on both cases
+    assert_eq!(classes[0]["mean"]["f1"], 1.0);
+    assert_eq!(classes[0]["mean"]["hd95"], 0.0);
+    // heart of case 2: 4 of 8 pixels found
+    assert_eq!(classes[1]["images"][0]["iou"], 1.0);
+    assert_eq!(classes[1]["images"][1]["iou"], 0.5);
+    assert_eq!(classes[1]["mean"]["iou"], 0.75);
+    assert_eq!(v["mean_over_classes"]["mean"]["iou"], 0.875);
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with("class,row,id,f1,iou,") && lines[0].ends_with(",hd95,mean_contour_distance"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("lungs,image,JPCLN001,1.0,"), "{}", lines[1]);
+    assert!(lines.last().unwrap().starts_with("mean over classes,pooled,,"));
+}
+
+#[test]
+fn class_folders_are_found_without_flags_and_bad_class_trees_exit_2() {
+    // only class sub-folders under --pred: scored per class (sorted names), truth per class
+    let (_dir, pred, truth) = class_tree();
+    std::fs::rename(truth.join("left_lung"), truth.join("lungs")).unwrap();
+    let run = |extra: &[&str]| {
+        let mut cmd = medseg();
+        cmd.arg("score")
+            .arg("--pred")
+            .arg(&pred)
+            .arg("--truth")
+            .arg(&truth)
+            .args(extra);
+        cmd
+    };
+    run(&[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("class folders only"))
+        .stdout(predicate::str::contains("heart"));
+    // a class without its truth folder is named
+    run(&["--classes", "heart,spleen"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("spleen"));
+    // a case missing from one class folder is named
+    std::fs::remove_file(pred.join("heart").join("JPCLN002.png")).unwrap();
+    run(&["--classes", "lungs,heart"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("JPCLN002"));
+}
+
+#[test]
+fn multi_class_scores_label_maps_and_names_a_bad_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pred, truth) = (dir.path().join("prob"), dir.path().join("truth"));
+    std::fs::create_dir_all(&truth).unwrap();
+    // label map: 0 background, 1 left half, 2 right half
+    let label = |x: u32, _y: u32| if x < 4 { 1u8 } else { 2 };
+    let save_map = |name: &str, f: &dyn Fn(u32, u32) -> u8| {
+        image::GrayImage::from_fn(W, H, |x, y| image::Luma([f(x, y)]))
+            .save(truth.join(name))
+            .unwrap();
+    };
+    save_map("a.png", &|x, y| label(x, y));
+    for (k, class) in ["background", "left", "right"].iter().enumerate() {
+        std::fs::create_dir_all(pred.join(class)).unwrap();
+        save_u16(&pred.join(class).join("a.png"), |x, y| {
+            if label(x, y) as usize == k { 50000 } else { 10000 }
+        });
+    }
+    let json = dir.path().join("m.json");
+    let run = || {
+        let mut cmd = medseg();
+        cmd.arg("score")
+            .arg("--pred")
+            .arg(&pred)
+            .arg("--truth")
+            .arg(&truth)
+            .args(["--classes", "background,left,right", "--mode", "multi-class", "--json"])
+            .arg(&json);
+        cmd
+    };
+    run().assert().success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["mode"], "multi-class");
+    // the background is reported but left out of the mean over classes
+    assert_eq!(v["mean_over_classes"]["classes"], serde_json::json!(["left", "right"]));
+    assert_eq!(v["classes"][1]["mean"]["f1"], 1.0);
+    save_map("a.png", &|x, y| if x == 0 && y == 0 { 7 } else { label(x, y) });
+    run()
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("a.png"))
+        .stderr(predicate::str::contains("7"));
+}

@@ -618,6 +618,37 @@ fn synthetic_trees_load_in_their_official_layouts() {
     let report = check(DatasetKind::Isic2018, &l, 2).unwrap();
     assert!(report.is_ok(), "{:#?}", report.problems);
     assert_eq!(report.counts.train, 3);
+    let c: PathBuf = t.path().join("chest");
+    let s = write_dataset(
+        &SynthConfig {
+            kind: SynthKind::Chest,
+            count: 2,
+            size: 32,
+            seed: 1,
+        },
+        &c,
+    )
+    .unwrap();
+    assert_eq!(s.files.len(), 2 * 6, "an image and five masks per case");
+    let report = check(DatasetKind::Jsrt, &c, 2).unwrap();
+    assert!(report.is_ok(), "{:#?}", report.problems);
+    assert_eq!(report.counts.cases, 2);
+    assert_eq!(report.counts.labelled, 2, "per-structure masks are labels");
+    assert_eq!(report.structures.len(), 5, "{:?}", report.structures);
+    let heart = report.structures["heart"].mean;
+    assert!(heart > 0.02 && heart < 0.2, "heart fraction {heart}");
+    // the clavicles overlap the lungs (SCR's masks do), the heart does not
+    let sample = medseg::data::synth::chest_sample(32, 1, 0);
+    let [heart, left_lung, _, left_clavicle, _] = &sample.masks[..] else {
+        panic!("five masks")
+    };
+    assert_eq!(heart.size(), (64, 64));
+    let overlap = |a: &medseg::data::Mask, b: &medseg::data::Mask| {
+        a.data.iter().zip(&b.data).filter(|(x, y)| **x && **y).count()
+    };
+    assert!(overlap(left_lung, left_clavicle) > 0);
+    assert_eq!(overlap(left_lung, heart), 0);
+    assert!(left_clavicle.data.iter().any(|&v| v) && heart.data.iter().any(|&v| v));
 }
 
 /// The FOV derivation against DRIVE's official masks on the real data (not in CI: the data is

@@ -16,18 +16,8 @@ use medseg::data::loader::{Batch, LoadConfig, load_case};
 use medseg::data::patches::crop;
 use medseg::data::preprocess::PreprocessConfig;
 
-fn save(img: GrayImage, path: &Path) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let img = image::DynamicImage::ImageLuma8(img);
-    if path.extension().is_some_and(|e| e == "gif") {
-        // The GIF encoder takes RGB(A); the file decodes back to 0/255 grey.
-        image::DynamicImage::ImageRgb8(img.to_rgb8())
-            .save(path)
-            .unwrap();
-    } else {
-        img.save(path).unwrap();
-    }
-}
+mod common;
+use common::save_grey as save;
 
 /// A `2w x 2h` mask (JSRT masks are twice the image size) with the rectangle `[x0, x1) x
 /// [y0, y1)` (in mask pixels) set to 255.

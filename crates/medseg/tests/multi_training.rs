@@ -6,55 +6,21 @@ use std::path::Path;
 
 use burn::prelude::*;
 use image::{GrayImage, Luma};
+use medseg::data::synth::{SynthConfig, SynthKind, write_dataset};
 use medseg::train::{ExperimentConfig, TrainOptions, train};
 
-fn save(img: GrayImage, path: &Path) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let img = image::DynamicImage::ImageLuma8(img);
-    if path.extension().is_some_and(|e| e == "gif") {
-        image::DynamicImage::ImageRgb8(img.to_rgb8())
-            .save(path)
-            .unwrap();
-    } else {
-        img.save(path).unwrap();
-    }
-}
+mod common;
+use common::save_grey as save;
 
-/// `n` JSRT-layout cases of 16x16 images with 32x32 masks: two "lungs", a "heart" between
-/// them, "clavicles" over the lungs' top rows; the image is bright where a structure is.
+/// `n` synthetic JSRT-layout cases of 16x16 images with 32x32 masks.
 fn jsrt_tree(root: &Path, n: usize) {
-    let rect = |x0: u32, x1: u32, y0: u32, y1: u32| {
-        GrayImage::from_fn(32, 32, move |x, y| {
-            Luma([if x >= x0 && x < x1 && y >= y0 && y < y1 {
-                255
-            } else {
-                0
-            }])
-        })
+    let cfg = SynthConfig {
+        kind: SynthKind::Chest,
+        count: n,
+        size: 16,
+        seed: 3,
     };
-    for i in 0..n as u32 {
-        let id = format!("JPCLN{i:03}");
-        let o = i % 3;
-        save(
-            GrayImage::from_fn(16, 16, |x, y| {
-                Luma([if (2..14).contains(&y) {
-                    60 + 40 * ((x / 4) % 2) as u8
-                } else {
-                    10
-                }])
-            }),
-            &root.join(format!("images/{id}.png")),
-        );
-        for (s, m) in [
-            ("heart", rect(12, 20, 10 + o, 24)),
-            ("left_lung", rect(2, 12, 4, 28)),
-            ("right_lung", rect(20, 30, 4, 28)),
-            ("left_clavicle", rect(2, 12, 4, 8 + o)),
-            ("right_clavicle", rect(20, 30, 4, 8)),
-        ] {
-            save(m, &root.join(format!("masks/{s}/{id}.gif")));
-        }
-    }
+    write_dataset(&cfg, root).unwrap();
 }
 
 const COMMON: &str = r#"

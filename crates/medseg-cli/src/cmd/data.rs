@@ -233,6 +233,9 @@ fn table(r: &CheckReport) -> String {
     let _ = writeln!(o, "image sizes  {}", sizes_line(&r.sizes));
     let _ = writeln!(o, "foreground   {}", stats(&r.foreground_fraction, true));
     let _ = writeln!(o, "  in FOV     {}", stats(&r.foreground_in_fov, true));
+    for (name, s) in &r.structures {
+        let _ = writeln!(o, "  {name:<10} {}", stats(&Some(*s), true));
+    }
     let origins: Vec<String> = r
         .fov_origin
         .iter()

@@ -12,11 +12,13 @@ pub enum Kind {
     Vessels,
     /// Skin lesions with irregular borders and hairs, ISIC 2018 Task 1 layout.
     Lesions,
+    /// Chest radiographs with lungs, heart and clavicles, JSRT layout with SCR's masks.
+    Chest,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct SynthArgs {
-    /// Vessels (DRIVE layout) or lesions (ISIC 2018 layout).
+    /// Vessels (DRIVE layout), lesions (ISIC 2018 layout) or chest (JSRT layout).
     #[arg(long, value_enum)]
     pub kind: Kind,
     /// Number of images (vessels: half, rounded up, in training/, the rest in test/).
@@ -28,7 +30,7 @@ pub struct SynthArgs {
     /// Seed; the same seed gives the same files.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Image width in pixels (lesions are size × 3·size/4).
+    /// Image width in pixels (lesions are size × 3·size/4; chest masks are twice the size).
     #[arg(long, default_value_t = 256)]
     pub size: u32,
     /// Write into a non-empty output folder.
@@ -52,6 +54,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     let kind = match args.kind {
         Kind::Vessels => SynthKind::Vessels,
         Kind::Lesions => SynthKind::Lesions,
+        Kind::Chest => SynthKind::Chest,
     };
     let cfg = SynthConfig {
         kind,
@@ -64,6 +67,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     let (layout, dataset) = match kind {
         SynthKind::Vessels => ("DRIVE", "drive"),
         SynthKind::Lesions => ("ISIC 2018 Task 1", "isic2018"),
+        SynthKind::Chest => ("JSRT (SCR masks)", "jsrt"),
     };
     println!(
         "wrote {} training and {} test images ({} files, {} px, seed {}) in the {layout} layout \

@@ -74,6 +74,10 @@ struct ModelInfo<'a> {
     scale_reference: Option<serde_json::Value>,
     fused: bool,
     tile: [u32; 2],
+    /// `binary`, `multi-label` or `multi-class`.
+    mode: &'static str,
+    /// The class names in output-channel order (`["foreground"]` for a binary model).
+    classes: Vec<String>,
 }
 
 /// `GET /v1/models`: the models, the first being the default.
@@ -94,6 +98,8 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Valu
                     .and_then(|r| serde_json::to_value(r).ok()),
                 fused: meta.fused,
                 tile: meta.tiling.tile,
+                mode: meta.labels.mode.as_str(),
+                classes: meta.labels.names(),
             }
         })
         .collect();
@@ -147,6 +153,22 @@ pub struct SegmentResponse {
     /// decode the upload's format itself, e.g. TIFF).
     #[serde(skip_serializing_if = "Option::is_none")]
     original_png: Option<String>,
+    /// A model with several classes: one entry per class, in channel order. `mask_png` is then
+    /// the label map (each pixel its class's index), `overlay_png` the classes in their
+    /// colours with a legend, `probability_png` the first class's map and
+    /// `foreground_fraction` the share of pixels in any class but a multi-class background.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    classes: Option<Vec<ClassOutput>>,
+}
+
+/// One class of a [`SegmentResponse`].
+#[derive(Serialize)]
+struct ClassOutput {
+    name: String,
+    colour: [u8; 3],
+    foreground_fraction: f64,
+    probability_png: String,
+    mask_png: String,
 }
 
 fn scale_name(mode: ScaleMode) -> String {
@@ -363,6 +385,21 @@ async fn read_image(request: Request, limit: u64) -> Result<Bytes, ApiError> {
     ))
 }
 
+/// `img` as a base64 PNG.
+fn png<P, C>(img: &image::ImageBuffer<P, C>) -> Result<String, ApiError>
+where
+    P: image::PixelWithColorType,
+    [P::Subpixel]: image::EncodableLayout,
+    C: std::ops::Deref<Target = [P::Subpixel]>,
+{
+    medseg::viz::encode_png(img)
+        .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+        .map_err(|e| {
+            tracing::error!("encoding a PNG: {e}");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })
+}
+
 /// Decoding, segmentation and PNG encoding of one upload (on a blocking thread).
 fn segment_blocking(
     state: &AppState,
@@ -379,17 +416,59 @@ fn segment_blocking(
     let fov = predictor.fov_for(&image);
     let t1 = Instant::now();
     let prediction = predictor
-        .predict_with(&image, &fov, options)
+        .predict_classes(&image, &fov, options)
         .map_err(ApiError::from_library)?;
     let t2 = Instant::now();
-    let pictures = prediction.pictures(&image, threshold);
-    let b64 = |png: Result<Vec<u8>, String>| -> Result<String, ApiError> {
-        png.map(|b| base64::engine::general_purpose::STANDARD.encode(b))
-            .map_err(|e| {
-                tracing::error!("encoding a PNG: {e}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            })
-    };
+    let labels = &predictor.meta.labels;
+    let (foreground_fraction, probability_png, mask_png, overlay_png, classes) =
+        if labels.is_binary() {
+            let pictures = medseg::infer::Prediction {
+                prob: prediction.probs[0].clone(),
+                fov: prediction.fov.clone(),
+                seconds: prediction.seconds,
+                scale: prediction.scale,
+            }
+            .pictures(&image, threshold);
+            (
+                pictures.foreground_fraction,
+                png(&pictures.probability)?,
+                png(&pictures.mask)?,
+                png(&pictures.overlay)?,
+                None,
+            )
+        } else {
+            let pictures = prediction.pictures(&image, labels, threshold);
+            let background = labels.mode == medseg::data::labels::LabelMode::MultiClass;
+            let any = (0..pictures.masks[0].len())
+                .filter(|&i| {
+                    pictures
+                        .masks
+                        .iter()
+                        .enumerate()
+                        .any(|(k, m)| m[i] && !(background && labels.ids()[k] == 0))
+                })
+                .count();
+            let classes = pictures
+                .classes
+                .iter()
+                .map(|c| {
+                    Ok(ClassOutput {
+                        name: c.name.clone(),
+                        colour: c.colour,
+                        foreground_fraction: c.foreground_fraction,
+                        probability_png: png(&c.probability)?,
+                        mask_png: png(&c.mask)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            (
+                any as f64 / pictures.masks[0].len().max(1) as f64,
+                png(&pictures.classes[0].probability)?,
+                png(&pictures.label_map)?,
+                png(&pictures.overlay)?,
+                Some(classes),
+            )
+        };
     let response = SegmentResponse {
         model: String::new(),
         format: "",
@@ -397,7 +476,7 @@ fn segment_blocking(
         height: image.height,
         threshold,
         tta: false,
-        foreground_fraction: pictures.foreground_fraction,
+        foreground_fraction,
         scale: ScaleInfo {
             mode: String::new(),
             factor: prediction.scale.factor,
@@ -405,9 +484,9 @@ fn segment_blocking(
             fov_fallback: prediction.scale.fov_fallback,
         },
         timing_ms: Timing::default(),
-        probability_png: b64(medseg::viz::encode_png(&pictures.probability))?,
-        mask_png: b64(medseg::viz::encode_png(&pictures.mask))?,
-        overlay_png: b64(medseg::viz::encode_png(&pictures.overlay))?,
+        probability_png,
+        mask_png,
+        overlay_png,
         original_png: match original {
             false => None,
             true => {
@@ -416,9 +495,10 @@ fn segment_blocking(
                     image::RgbImage::from_raw(image.width, image.height, rgb).ok_or_else(|| {
                         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
                     })?;
-                Some(b64(medseg::viz::encode_png(&img))?)
+                Some(png(&img)?)
             }
         },
+        classes,
     };
     let timing = Timing {
         decode: (t1 - t0).as_secs_f64() * 1e3,

@@ -1,5 +1,7 @@
 //! `medseg data check`: decode a whole dataset tree and report counts, sizes, foreground
 //! fraction, FOV coverage and every problem (layout, pairing, decoding, size, binarisation).
+//! Multi-structure layouts (SCR/JSRT) report each structure's foreground fraction, its masks
+//! read and brought to the image size as training does.
 //!
 //! Where the dataset ships FOV masks, the report also gives the IoU between the FOV derived from
 //! each image ([`crate::data::fov::derive_fov`]) and the official mask.
@@ -9,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::datasets::structures::fit_mask;
 use super::fov::{FovDeriveConfig, FovOrigin, FovSource, derive_fov};
 use super::io::{check_size, read_mask};
 use super::loader::{decode_case, par_map};
@@ -118,6 +121,10 @@ pub struct CheckReport {
     pub foreground_fraction: Option<Stats>,
     /// Foreground pixels / FOV pixels, per labelled case.
     pub foreground_in_fov: Option<Stats>,
+    /// Per structure (multi-structure layouts): its pixels / image pixels, per case that has
+    /// it. Empty, and not serialised, for single-mask datasets.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub structures: BTreeMap<String, Stats>,
     /// FOV pixels / image pixels, per case.
     pub fov_coverage: Option<Stats>,
     /// How FOVs were obtained: `official`, `derived` or `full` → count.
@@ -143,6 +150,7 @@ struct CaseResult {
     size: (u32, u32),
     fov_diameter: f64,
     fg: Option<(f64, f64)>,
+    structures: Vec<(String, f64)>,
     fov_cov: f64,
     origin: FovOrigin,
     derived_iou: Option<f64>,
@@ -177,10 +185,18 @@ fn check_case(case: &Case, kind: DatasetKind) -> Result<CaseResult> {
     });
     let derived_iou = (d.fov_origin == FovOrigin::Official)
         .then(|| derive_fov(&d.image, &FovDeriveConfig::default()).iou(&d.fov));
+    let mut structures = Vec::new();
+    for (name, path) in &case.structures {
+        match read_mask(path).and_then(|m| fit_mask(m, d.image.size(), path)) {
+            Ok(m) => structures.push((name.clone(), m.fraction())),
+            Err(e) => extra_problems.push(Problem::from(&e)),
+        }
+    }
     Ok(CaseResult {
         size: d.image.size(),
         fov_diameter: fov_diameter(&d.fov).unwrap_or(d.image.width as f64),
         fg,
+        structures,
         fov_cov: d.fov.fraction(),
         origin: d.fov_origin,
         derived_iou,
@@ -207,7 +223,7 @@ pub fn check(kind: DatasetKind, root: &Path, threads: usize) -> Result<CheckRepo
             Some(Subset::Test) => counts.test += 1,
             None => counts.unassigned += 1,
         }
-        counts.labelled += c.mask.is_some() as usize;
+        counts.labelled += c.is_labelled() as usize;
         counts.official_fov += c.fov.is_some() as usize;
         counts.second_observer += c.second_observer.is_some() as usize;
     }
@@ -217,6 +233,7 @@ pub fn check(kind: DatasetKind, root: &Path, threads: usize) -> Result<CheckRepo
     let mut sizes: BTreeMap<(u32, u32), usize> = BTreeMap::new();
     let (mut fg, mut fg_fov, mut cov, mut ious) = (vec![], vec![], vec![], vec![]);
     let mut fov_origin = BTreeMap::new();
+    let mut structures: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for (case, r) in cases.iter().zip(results) {
         match r {
             Ok(r) => {
@@ -229,6 +246,9 @@ pub fn check(kind: DatasetKind, root: &Path, threads: usize) -> Result<CheckRepo
                     fg_fov.push(b);
                 }
                 cov.push(r.fov_cov);
+                for (name, fraction) in r.structures {
+                    structures.entry(name).or_default().push(fraction);
+                }
                 let origin = match r.origin {
                     FovOrigin::Official => "official",
                     FovOrigin::Derived => "derived",
@@ -255,6 +275,10 @@ pub fn check(kind: DatasetKind, root: &Path, threads: usize) -> Result<CheckRepo
             .collect(),
         foreground_fraction: Stats::of(&fg),
         foreground_in_fov: Stats::of(&fg_fov),
+        structures: structures
+            .iter()
+            .filter_map(|(name, v)| Some((name.clone(), Stats::of(v)?)))
+            .collect(),
         fov_coverage: Stats::of(&cov),
         fov_origin,
         fov_derivation_iou: Stats::of(&ious),

@@ -10,6 +10,10 @@
 //!   a dark vignette, one lesion with an irregular border (a radius with random harmonics), colour
 //!   that darkens toward the centre with mottling, and dark hair-like curves drawn over both skin
 //!   and lesion (not part of the label).
+//! - **Chest radiographs** ([`chest_sample`]), written in the JSRT layout with the SCR masks
+//!   ([`crate::data::datasets::jsrt`]): a grey `size × size` image with two dark lungs, a brighter
+//!   heart between their lower halves and two bright clavicles across the lungs' tops (they
+//!   overlap the lungs, as in SCR), soft noise; one mask per structure at twice the image size.
 //!
 //! Every sample depends only on `(seed, index, size)`.
 
@@ -17,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::io::{Mask, RgbPlanes};
+use super::datasets::jsrt::STRUCTURES;
+use super::io::{Mask, Plane, RgbPlanes};
 use super::rng::Rng;
 use crate::{Error, Result};
 
@@ -29,6 +34,8 @@ pub enum SynthKind {
     Vessels,
     /// Skin lesions, ISIC 2018 layout.
     Lesions,
+    /// Chest radiographs with five structures, JSRT/SCR layout.
+    Chest,
 }
 
 /// A synthetic dataset to write.
@@ -108,6 +115,21 @@ pub fn write_dataset(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary> {
                 s.image.save(&files[0])?;
                 s.mask.save(&files[1])?;
                 summary.files.extend(files);
+            }
+            summary.train = cfg.count;
+        }
+        SynthKind::Chest => {
+            for i in 0..cfg.count {
+                let s = chest_sample(cfg.size, cfg.seed, i as u64);
+                let id = format!("JPCLN{:03}", i + 1);
+                let image = out.join(format!("images/{id}.png"));
+                s.image.save(&image)?;
+                summary.files.push(image);
+                for (structure, mask) in STRUCTURES.iter().zip(&s.masks) {
+                    let file = out.join(format!("masks/{structure}/{id}.gif"));
+                    mask.save(&file)?;
+                    summary.files.push(file);
+                }
             }
             summary.train = cfg.count;
         }
@@ -459,5 +481,94 @@ mod tests {
         assert_eq!(a.image.size(), (64, 48));
         let frac = a.mask.fraction();
         assert!((0.03..0.8).contains(&frac), "lesion fraction {frac}");
+    }
+}
+
+/// One synthetic chest radiograph: the grey image and one mask per
+/// [`STRUCTURES`](crate::data::datasets::jsrt::STRUCTURES) entry, in that order, at twice the
+/// image's size (as JSRT's SCR masks are).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChestSample {
+    pub image: Plane,
+    pub masks: Vec<Mask>,
+}
+
+/// A synthetic chest radiograph of `size × size` (see the module docs).
+pub fn chest_sample(size: u32, seed: u64, index: u64) -> ChestSample {
+    let mut rng = Rng::with_stream(seed, index.wrapping_mul(2) + 1);
+    let m = 2 * size;
+    let f = m as f32;
+    let jitter = |rng: &mut Rng| rng.range_f32(-0.02, 0.02) * f;
+    // ellipses (cx, cy, rx, ry) in mask pixels
+    let lung_ry = 0.36 * f + jitter(&mut rng);
+    let left = (0.27 * f + jitter(&mut rng), 0.5 * f, 0.17 * f, lung_ry);
+    let right = (0.73 * f + jitter(&mut rng), 0.5 * f, 0.17 * f, lung_ry);
+    let heart = (
+        0.5 * f + jitter(&mut rng),
+        0.66 * f + jitter(&mut rng),
+        0.14 * f + jitter(&mut rng).abs(),
+        0.13 * f,
+    );
+    let clavicle_y = 0.2 * f + jitter(&mut rng);
+    let in_ellipse = |(cx, cy, rx, ry): (f32, f32, f32, f32), x: f32, y: f32| {
+        ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2) <= 1.0
+    };
+    // a clavicle: a band 0.05 f thick from the spine outwards across the lung's top
+    let clavicle = |x0: f32, x1: f32, x: f32, y: f32| {
+        let t = ((x - x0) / (x1 - x0)).clamp(0.0, 1.0);
+        (x0.min(x1)..=x0.max(x1)).contains(&x)
+            && (y - (clavicle_y - 0.04 * f * t)).abs() <= 0.025 * f
+    };
+    let shapes: [&dyn Fn(f32, f32) -> bool; 5] = [
+        &|x, y| in_ellipse(heart, x, y),
+        &|x, y| in_ellipse(left, x, y) && !in_ellipse(heart, x, y),
+        &|x, y| in_ellipse(right, x, y) && !in_ellipse(heart, x, y),
+        &|x, y| clavicle(0.46 * f, 0.1 * f, x, y),
+        &|x, y| clavicle(0.54 * f, 0.9 * f, x, y),
+    ];
+    let masks: Vec<Mask> = shapes
+        .iter()
+        .map(|inside| Mask {
+            width: m,
+            height: m,
+            data: (0..m)
+                .flat_map(|y| (0..m).map(move |x| (x as f32 + 0.5, y as f32 + 0.5)))
+                .map(|(x, y)| inside(x, y))
+                .collect(),
+        })
+        .collect();
+    // the image: each pixel the mean over its 2x2 mask pixels of the tissue's brightness
+    let (w, n) = (size as usize, size as usize * size as usize);
+    let noise = value_noise(&mut rng, w, w, 4);
+    let level = |i: usize| {
+        if masks[3].data[i] || masks[4].data[i] {
+            0.9
+        } else if masks[0].data[i] {
+            0.7
+        } else if masks[1].data[i] || masks[2].data[i] {
+            0.22
+        } else {
+            0.55
+        }
+    };
+    let data = (0..n)
+        .map(|p| {
+            let (x, y) = (p % w, p / w);
+            let (mx, my, mw) = (2 * x, 2 * y, m as usize);
+            let mean = [0, 1, mw, mw + 1]
+                .iter()
+                .map(|d| level(my * mw + mx + d))
+                .sum::<f32>()
+                / 4.0;
+            (mean + 0.05 * noise[p] + 0.02 * rng.normal()).clamp(0.0, 1.0)
+        })
+        .collect();
+    ChestSample {
+        image: Plane {
+            width: size,
+            height: size,
+            data,
+        },
+        masks,
     }
 }

@@ -23,34 +23,21 @@ use crate::{Error, Result};
 use scale::{ScaleDecision, ScaleMode};
 use tiling::{TileConfig, predict_tiled};
 
-/// Probability map `[H, W]` (row-major) of one preprocessed image: the image cut into tiles as
-/// `tiling` says, each batch of tiles through `net` on `device`, sigmoid of the fused logits,
-/// tiles blended back.
+/// Probability map `[H, W]` (row-major) of one preprocessed image through a one-channel
+/// (binary) `net`: [`predict_class_planes`] with the sigmoid.
 pub fn predict_planes(
     net: &SegNet,
     image: &Planes,
     tiling: &TileConfig,
     device: &Device,
 ) -> Result<Vec<f32>> {
-    let [tw, th] = tiling.tile;
-    let c = image.channels;
-    let probs = predict_tiled(image, tiling, |batch, n| {
-        let x = Tensor::<4>::from_data(
-            TensorData::new(batch.to_vec(), [n, c, th as usize, tw as usize]),
-            device,
-        );
-        let logits = net.forward(x).fused; // [n, 1, th, tw]
-        burn::tensor::activation::sigmoid(logits)
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::InvalidInput(format!("model output: {e:?}")))
-    })?;
-    Ok(probs.data)
+    Ok(predict_class_planes(net, image, tiling, LabelMode::Binary, device)?.data)
 }
 
-/// Per-class probability maps `[K, H, W]` of one preprocessed image, tiled as
-/// [`predict_planes`]: an independent sigmoid per channel (binary, multi-label) or the softmax
-/// over the channels (multi-class), tiles (and test-time mirrors) blended as probabilities.
+/// Per-class probability maps `[K, H, W]` of one preprocessed image: the image cut into tiles as
+/// `tiling` says, each batch of tiles through `net` on `device`, an independent sigmoid per
+/// channel of the fused logits (binary, multi-label) or the softmax over the channels
+/// (multi-class), tiles (and test-time mirrors) blended back as probabilities.
 pub fn predict_class_planes(
     net: &SegNet,
     image: &Planes,
@@ -97,42 +84,22 @@ impl ClassPrediction {
         crate::metrics::classes::predicted_masks(mode, &planes, threshold as f32)
     }
 
-    /// Writes the pictures of this prediction over `image` under `out`: `prob/<class>/<id>.png`
-    /// (16-bit probabilities), `error/<class>/<id>.png` when `truth` is given, `labels/<id>.png`
-    /// (label map, [`crate::viz::label_map_png`]) and `overlay/<id>.png` (colours and legend).
-    pub fn save(
+    /// The pictures of this prediction over `image`, in memory: per class its 16-bit
+    /// probability map and binary mask, the label map ([`crate::viz::label_map_png`]) and the
+    /// colour overlay with a legend (multi-class: the background, label 0, is neither drawn nor
+    /// listed).
+    pub fn pictures(
         &self,
         image: &RgbPlanes,
         labels: &crate::data::labels::LabelsConfig,
         threshold: f64,
-        truth: Option<&[Vec<bool>]>,
-        out: &Path,
-        id: &str,
-    ) -> Result<()> {
+    ) -> ClassPictures {
         let (w, h) = (image.width, image.height);
         let masks = self.masks(labels.mode, threshold);
         let names = labels.names();
         let colours = labels.colours();
-        let file = |dir: &str| out.join(dir).join(format!("{id}.png"));
-        for (k, name) in names.iter().enumerate() {
-            let class_file = |dir: &str| out.join(dir).join(name).join(format!("{id}.png"));
-            crate::viz::save_png(
-                &crate::viz::probability_png16(&self.probs[k].data, w, h),
-                class_file("prob"),
-            )?;
-            if let Some(truth) = truth {
-                crate::viz::save_png(
-                    &crate::viz::error_map(&masks[k], &truth[k], Some(&self.fov.data), w, h),
-                    class_file("error"),
-                )?;
-            }
-        }
         let exclusive = labels.mode == LabelMode::MultiClass;
-        crate::viz::save_png(
-            &crate::viz::label_map_png(&masks, w, h, exclusive),
-            file("labels"),
-        )?;
-        let skip: Vec<usize> = if exclusive {
+        let background: Vec<usize> = if exclusive {
             labels
                 .ids()
                 .iter()
@@ -144,16 +111,90 @@ impl ClassPrediction {
             Vec::new()
         };
         let overlay =
-            crate::viz::class_overlay(&to_rgb8(image), w, h, &masks, &colours, &skip, 0.45);
+            crate::viz::class_overlay(&to_rgb8(image), w, h, &masks, &colours, &background, 0.45);
         let legend: Vec<(&str, [u8; 3])> = names
             .iter()
             .zip(&colours)
             .enumerate()
-            .filter(|(k, _)| !skip.contains(k))
+            .filter(|(k, _)| !background.contains(k))
             .map(|(_, (n, c))| (n.as_str(), *c))
             .collect();
-        crate::viz::save_png(&crate::viz::with_legend(&overlay, &legend), file("overlay"))
+        let classes = names
+            .iter()
+            .zip(&colours)
+            .zip(self.probs.iter().zip(&masks))
+            .map(|((name, colour), (prob, mask))| ClassPicture {
+                name: name.clone(),
+                colour: *colour,
+                probability: crate::viz::probability_png16(&prob.data, w, h),
+                mask: crate::viz::mask_png(mask, w, h),
+                foreground_fraction: mask.iter().filter(|&&m| m).count() as f64
+                    / mask.len().max(1) as f64,
+            })
+            .collect();
+        ClassPictures {
+            classes,
+            label_map: crate::viz::label_map_png(&masks, w, h, exclusive),
+            overlay: crate::viz::with_legend(&overlay, &legend),
+            masks,
+        }
     }
+
+    /// Writes the pictures of this prediction over `image` under `out`: `prob/<class>/<id>.png`
+    /// (16-bit probabilities), `error/<class>/<id>.png` when `truth` is given, `labels/<id>.png`
+    /// (label map) and `overlay/<id>.png` (colours and legend); see
+    /// [`ClassPrediction::pictures`].
+    pub fn save(
+        &self,
+        image: &RgbPlanes,
+        labels: &crate::data::labels::LabelsConfig,
+        threshold: f64,
+        truth: Option<&[Vec<bool>]>,
+        out: &Path,
+        id: &str,
+    ) -> Result<()> {
+        let (w, h) = (image.width, image.height);
+        let pictures = self.pictures(image, labels, threshold);
+        let file = |dir: &str| out.join(dir).join(format!("{id}.png"));
+        for (k, class) in pictures.classes.iter().enumerate() {
+            let class_file = |dir: &str| out.join(dir).join(&class.name).join(format!("{id}.png"));
+            crate::viz::save_png(&class.probability, class_file("prob"))?;
+            if let Some(truth) = truth {
+                crate::viz::save_png(
+                    &crate::viz::error_map(&pictures.masks[k], &truth[k], Some(&self.fov.data), w, h),
+                    class_file("error"),
+                )?;
+            }
+        }
+        crate::viz::save_png(&pictures.label_map, file("labels"))?;
+        crate::viz::save_png(&pictures.overlay, file("overlay"))
+    }
+}
+
+/// One class's pictures ([`ClassPrediction::pictures`]).
+pub struct ClassPicture {
+    /// Class name.
+    pub name: String,
+    /// Its colour in the overlay.
+    pub colour: [u8; 3],
+    /// Probabilities as 16-bit grey.
+    pub probability: crate::viz::Gray16Image,
+    /// The class's mask, 0 or 255.
+    pub mask: image::GrayImage,
+    /// Share of the pixels in the mask.
+    pub foreground_fraction: f64,
+}
+
+/// What `predict` writes for an image of a K-class model, in memory.
+pub struct ClassPictures {
+    /// Per class, in channel order.
+    pub classes: Vec<ClassPicture>,
+    /// The label map: each pixel its class's index (see [`crate::viz::label_map_png`]).
+    pub label_map: image::GrayImage,
+    /// The classes drawn in their colours over the image, with a legend below.
+    pub overlay: image::RgbImage,
+    /// The predicted masks, per class.
+    pub masks: Vec<Vec<bool>>,
 }
 
 /// A loaded model with everything needed to segment an image.
@@ -310,64 +351,99 @@ impl Predictor {
     }
 
     /// [`Predictor::predict`] with the scale mode and mirroring of `options` where they are set.
+    /// For a one-channel model; a K-channel model's first class (see
+    /// [`Predictor::predict_classes`] for all of them).
     pub fn predict_with(
         &self,
         image: &RgbPlanes,
         fov: &Mask,
         options: PredictOptions,
     ) -> Result<Prediction> {
+        let p = self.predict_classes(image, fov, options)?;
+        Ok(Prediction {
+            prob: p
+                .probs
+                .into_iter()
+                .next()
+                .expect("a model has at least one channel"),
+            fov: p.fov,
+            seconds: p.seconds,
+            scale: p.scale,
+        })
+    }
+
+    /// The per-class probability maps (one for a binary model; a sigmoid per channel, or the
+    /// softmax for multi-class weights), 0 outside `fov`: the image (and FOV) resampled by the
+    /// scale factor, cropped to the FOV ([`Predictor::crop_box`]), preprocessed and tiled
+    /// through the network, each map restored to the original size.
+    pub fn predict_classes(
+        &self,
+        image: &RgbPlanes,
+        fov: &Mask,
+        options: PredictOptions,
+    ) -> Result<ClassPrediction> {
         let start = Instant::now();
         let mode = options.scale.unwrap_or(self.scale);
         let mut tiling = self.meta.tiling.clone();
         tiling.mirror = options.mirror.unwrap_or(tiling.mirror);
         let decision = scale::factor(mode, self.meta.scale_reference.as_ref(), fov)?;
         let original = (image.width, image.height);
-        let mut prob = if decision.factor == 1.0 {
+        let mut probs = if decision.factor == 1.0 {
             self.predict_unscaled(image, fov, &tiling)?
         } else {
             let (sw, sh) = scale::scaled_size(original, decision.factor);
             let scaled = resize_rgb(image, sw, sh);
             let scaled_fov = resize_mask(fov, sw, sh);
-            let small = self.predict_unscaled(&scaled, &scaled_fov, &tiling)?;
-            resize_plane(&small, original.0, original.1)
+            self.predict_unscaled(&scaled, &scaled_fov, &tiling)?
+                .iter()
+                .map(|p| resize_plane(p, original.0, original.1))
+                .collect()
         };
-        for (p, &inside) in prob.data.iter_mut().zip(&fov.data) {
-            if !inside {
-                *p = 0.0;
+        for plane in &mut probs {
+            for (p, &inside) in plane.data.iter_mut().zip(&fov.data) {
+                if !inside {
+                    *p = 0.0;
+                }
             }
         }
-        Ok(Prediction {
-            prob,
+        Ok(ClassPrediction {
+            probs,
             fov: fov.clone(),
             seconds: start.elapsed().as_secs_f64(),
             scale: decision,
         })
     }
 
-    /// Preprocessing, tiled network, probabilities restored to the image's size. A FOV that
-    /// leaves most of the image out (a disc on a wide black frame) is cropped to its bounding
-    /// box plus [`CROP_MARGIN`] first, when that saves at least a quarter of the pixels and the
-    /// preprocessing keeps the image size: the pixels outside get probability 0 anyway.
+    /// Preprocessing, tiled network, per-class probabilities restored to the image's size. A
+    /// FOV that leaves most of the image out (a disc on a wide black frame) is cropped to its
+    /// bounding box plus [`CROP_MARGIN`] first, when that saves at least a quarter of the
+    /// pixels and the preprocessing keeps the image size: the pixels outside get probability 0
+    /// anyway.
     fn predict_unscaled(
         &self,
         image: &RgbPlanes,
         fov: &Mask,
         tiling: &TileConfig,
-    ) -> Result<Plane> {
+    ) -> Result<Vec<Plane>> {
         let (w, h) = (image.width, image.height);
         let [x0, y0, x1, y1] = self.crop_box(fov);
-        if [x0, y0, x1, y1] != [0, 0, w, h] {
-            let (crop_image, crop_fov) = crop_both(image, fov, [x0, y0, x1, y1]);
-            let inner = self.run_network(&crop_image, &crop_fov, tiling)?;
-            let mut out = Plane::filled(w, h, 0.0);
-            let cw = (x1 - x0) as usize;
-            for (row, src) in inner.data.chunks(cw).enumerate() {
-                let start = (y0 as usize + row) * w as usize + x0 as usize;
-                out.data[start..start + cw].copy_from_slice(src);
-            }
-            return Ok(out);
+        if [x0, y0, x1, y1] == [0, 0, w, h] {
+            return self.run_network(image, fov, tiling);
         }
-        self.run_network(image, fov, tiling)
+        let (crop_image, crop_fov) = crop_both(image, fov, [x0, y0, x1, y1]);
+        let cw = (x1 - x0) as usize;
+        Ok(self
+            .run_network(&crop_image, &crop_fov, tiling)?
+            .into_iter()
+            .map(|inner| {
+                let mut out = Plane::filled(w, h, 0.0);
+                for (row, src) in inner.data.chunks(cw).enumerate() {
+                    let start = (y0 as usize + row) * w as usize + x0 as usize;
+                    out.data[start..start + cw].copy_from_slice(src);
+                }
+                out
+            })
+            .collect())
     }
 
     /// The region the network runs on: the FOV's bounding box plus [`CROP_MARGIN`] when that
@@ -411,79 +487,32 @@ impl Predictor {
         })
     }
 
-    fn run_network(&self, image: &RgbPlanes, fov: &Mask, tiling: &TileConfig) -> Result<Plane> {
-        let planes = self.meta.preprocess.apply(image, fov)?;
-        let probs = predict_planes(&self.net, &planes, tiling, &self.device)?;
-        let small = Plane {
-            width: planes.width,
-            height: planes.height,
-            data: probs,
-        };
-        Ok(self
-            .meta
-            .preprocess
-            .restore(&small, (image.width, image.height)))
-    }
-
-    /// The per-class probability maps of a model with K > 1 output channels (sigmoid per
-    /// channel, or softmax for multi-class weights), scaled and restored to the image size as
-    /// [`Predictor::predict_with`] does (without its FOV crop); 0 outside `fov`.
-    pub fn predict_classes(
+    fn run_network(
         &self,
         image: &RgbPlanes,
         fov: &Mask,
-        options: PredictOptions,
-    ) -> Result<ClassPrediction> {
-        let start = Instant::now();
-        let mode = options.scale.unwrap_or(self.scale);
-        let mut tiling = self.meta.tiling.clone();
-        tiling.mirror = options.mirror.unwrap_or(tiling.mirror);
-        let decision = scale::factor(mode, self.meta.scale_reference.as_ref(), fov)?;
-        let original = (image.width, image.height);
-        let run = |img: &RgbPlanes, fov: &Mask| -> Result<Vec<Plane>> {
-            let planes = self.meta.preprocess.apply(img, fov)?;
-            let probs = predict_class_planes(
-                &self.net,
-                &planes,
-                &tiling,
-                self.meta.labels.mode,
-                &self.device,
-            )?;
-            Ok((0..probs.channels)
-                .map(|k| {
-                    let small = Plane {
-                        width: probs.width,
-                        height: probs.height,
-                        data: probs.channel(k).to_vec(),
-                    };
-                    self.meta
-                        .preprocess
-                        .restore(&small, (img.width, img.height))
-                })
-                .collect())
-        };
-        let mut probs = if decision.factor == 1.0 {
-            run(image, fov)?
-        } else {
-            let (sw, sh) = scale::scaled_size(original, decision.factor);
-            run(&resize_rgb(image, sw, sh), &resize_mask(fov, sw, sh))?
-                .iter()
-                .map(|p| resize_plane(p, original.0, original.1))
-                .collect()
-        };
-        for plane in &mut probs {
-            for (p, &inside) in plane.data.iter_mut().zip(&fov.data) {
-                if !inside {
-                    *p = 0.0;
-                }
-            }
-        }
-        Ok(ClassPrediction {
-            probs,
-            fov: fov.clone(),
-            seconds: start.elapsed().as_secs_f64(),
-            scale: decision,
-        })
+        tiling: &TileConfig,
+    ) -> Result<Vec<Plane>> {
+        let planes = self.meta.preprocess.apply(image, fov)?;
+        let probs = predict_class_planes(
+            &self.net,
+            &planes,
+            tiling,
+            self.meta.labels.mode,
+            &self.device,
+        )?;
+        Ok((0..probs.channels)
+            .map(|k| {
+                let small = Plane {
+                    width: probs.width,
+                    height: probs.height,
+                    data: probs.channel(k).to_vec(),
+                };
+                self.meta
+                    .preprocess
+                    .restore(&small, (image.width, image.height))
+            })
+            .collect())
     }
 
     /// Reads and segments an image file.

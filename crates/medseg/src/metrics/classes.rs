@@ -106,6 +106,56 @@ impl ClassesReport {
         serde_json::to_string_pretty(self).expect("a ClassesReport always serialises to JSON")
     }
 
+    /// CSV with columns `class,row,id,f1,iou,sensitivity,specificity,precision,accuracy,auc,ap,
+    /// hd95,mean_contour_distance`: per class one `image` row per image, then its `mean` and
+    /// `pooled` rows (empty `id`); last the `mean` and `pooled` rows of the class
+    /// `mean over classes`. Undefined values (and distances of pooled rows) are empty cells.
+    pub fn to_csv(&self) -> String {
+        let mut rows = Vec::new();
+        for c in &self.classes {
+            for i in &c.images {
+                rows.push(ClassCsvRow::new(
+                    &c.name,
+                    "image",
+                    &i.id,
+                    &i.scores,
+                    [i.hd95, i.mean_contour_distance],
+                ));
+            }
+            rows.push(ClassCsvRow::new(
+                &c.name,
+                "mean",
+                "",
+                &c.mean.scores,
+                [c.mean.hd95, c.mean.mean_contour_distance],
+            ));
+            rows.push(ClassCsvRow::new(
+                &c.name,
+                "pooled",
+                "",
+                &c.pooled,
+                [None, None],
+            ));
+        }
+        let m = &self.mean_over_classes;
+        rows.push(ClassCsvRow::new(
+            MEAN_OVER_CLASSES,
+            "mean",
+            "",
+            &m.mean.scores,
+            [m.mean.hd95, m.mean.mean_contour_distance],
+        ));
+        rows.push(ClassCsvRow::new(
+            MEAN_OVER_CLASSES,
+            "pooled",
+            "",
+            &m.pooled,
+            [None, None],
+        ));
+        let bytes = crate::durable::csv_bytes(&rows).expect("flat rows always serialise to CSV");
+        String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
+    }
+
     /// A text table: one row per class (means over images), then the mean over classes.
     pub fn table(&self) -> String {
         let names = ["dice", "iou", "sens", "spec", "prec", "auc", "hd95", "mcd"];
@@ -144,12 +194,59 @@ impl ClassesReport {
         for c in &self.classes {
             out += &row(&c.name, &c.mean);
         }
-        out += &row("mean over classes", &self.mean_over_classes.mean);
+        out += &row(MEAN_OVER_CLASSES, &self.mean_over_classes.mean);
         out += &format!(
             "means over {} image(s); hd95 and mcd (mean contour distance) in pixels",
             self.classes.first().map_or(0, |c| c.images.len())
         );
         out
+    }
+}
+
+/// The class name of the mean-over-classes rows in tables and CSV.
+pub const MEAN_OVER_CLASSES: &str = "mean over classes";
+
+/// One row of [`ClassesReport::to_csv`].
+#[derive(Serialize)]
+struct ClassCsvRow<'a> {
+    class: &'a str,
+    row: &'a str,
+    id: &'a str,
+    f1: f64,
+    iou: f64,
+    sensitivity: f64,
+    specificity: f64,
+    precision: f64,
+    accuracy: f64,
+    auc: Option<f64>,
+    ap: Option<f64>,
+    hd95: Option<f64>,
+    mean_contour_distance: Option<f64>,
+}
+
+impl<'a> ClassCsvRow<'a> {
+    fn new(
+        class: &'a str,
+        row: &'a str,
+        id: &'a str,
+        scores: &Scores,
+        [hd95, mcd]: [Option<f64>; 2],
+    ) -> Self {
+        ClassCsvRow {
+            class,
+            row,
+            id,
+            f1: scores.f1,
+            iou: scores.iou,
+            sensitivity: scores.sensitivity,
+            specificity: scores.specificity,
+            precision: scores.precision,
+            accuracy: scores.accuracy,
+            auc: scores.auc,
+            ap: scores.ap,
+            hd95,
+            mean_contour_distance: mcd,
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Shared by the tests: [`close`] for the kernel tests (`fast_conv`, `fast_bn`, `fast_resize`:
-//! our CPU kernels against burn's own ops), [`Perturb`] for the deploy-form tests (`fuse`, `onnx`).
+//! our CPU kernels against burn's own ops), [`Perturb`] for the deploy-form tests (`fuse`, `onnx`),
+//! [`save_grey`] for the fixture trees of the multi-structure tests.
 
 use burn::tensor::Tensor;
 
@@ -40,5 +41,20 @@ impl burn::module::ModuleMapper for Perturb {
         let scale = Tensor::random(shape.clone(), Distribution::Uniform(0.5, 1.5), &device);
         let shift = Tensor::random(shape, Distribution::Uniform(-0.2, 0.2), &device);
         burn::module::Param::from_mapped_value(id, t * scale + shift, mapper)
+    }
+}
+
+/// Saves a grey fixture image, creating its folder; `.gif` through RGB (the GIF encoder takes
+/// RGB(A); the file decodes back to the same grey levels).
+#[allow(dead_code)] // not every test that includes this module writes fixtures
+pub fn save_grey(img: image::GrayImage, path: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let img = image::DynamicImage::ImageLuma8(img);
+    if path.extension().is_some_and(|e| e == "gif") {
+        image::DynamicImage::ImageRgb8(img.to_rgb8())
+            .save(path)
+            .unwrap();
+    } else {
+        img.save(path).unwrap();
     }
 }
