@@ -141,7 +141,10 @@ fn multi_label_train_eval_predict() {
 
     // served: one entry per class, the label map as the mask, the classes listed by the models
     let server = common::Server::start_models(
-        &["--weights", run.join("model_best.safetensors").to_str().unwrap()],
+        &[
+            "--weights",
+            run.join("model_best.safetensors").to_str().unwrap(),
+        ],
         &[],
     );
     let models = server.get("/v1/models").json();

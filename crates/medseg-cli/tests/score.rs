@@ -303,19 +303,27 @@ fn duplicate_case_ids_and_bad_thresholds_are_errors() {
         .stderr(predicate::str::contains("threshold"));
 }
 
-/// SCR-style per-class tree: `pred/{lungs,heart}/JPCLN00N.png` (as `predict` writes under
-/// `prob/`), `truth/{left_lung,right_lung,heart}/JPCLN00N.gif`; lungs = both lung folders.
-/// Case 1 is perfect; in case 2 the heart map misses the right half of the heart.
+/// SCR-style per-class tree: `pred/{lungs,heart,clavicles}/JPCLN00N.png` (as `predict` writes
+/// under `prob/`), `truth/{left_lung,right_lung,heart,left_clavicle,right_clavicle}/JPCLN00N.gif`;
+/// lungs and clavicles are each the union of two folders. Case 1 is perfect; in case 2 the heart
+/// map misses the right half of the heart.
 fn class_tree() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let (pred, truth) = (dir.path().join("prob"), dir.path().join("truth"));
     let left = |x: u32, y: u32| x < 3 && y < 6;
     let right = |x: u32, y: u32| x >= 5 && y < 6;
     let heart = |x: u32, y: u32| (3..5).contains(&x) && y >= 4;
-    for d in ["lungs", "heart"] {
+    let clavicle = |x: u32, y: u32| y == 0 && x != 4;
+    for d in ["lungs", "heart", "clavicles"] {
         std::fs::create_dir_all(pred.join(d)).unwrap();
     }
-    for d in ["left_lung", "right_lung", "heart"] {
+    for d in [
+        "left_lung",
+        "right_lung",
+        "heart",
+        "left_clavicle",
+        "right_clavicle",
+    ] {
         std::fs::create_dir_all(truth.join(d)).unwrap();
     }
     for case in ["JPCLN001", "JPCLN002"] {
@@ -330,6 +338,13 @@ fn class_tree() -> (tempfile::TempDir, PathBuf, PathBuf) {
             .to_plane()
             .save(&png("heart"))
             .unwrap();
+        mask(clavicle).to_plane().save(&png("clavicles")).unwrap();
+        mask(|x, y| clavicle(x, y) && x < 4)
+            .save(&gif("left_clavicle"))
+            .unwrap();
+        mask(|x, y| clavicle(x, y) && x > 4)
+            .save(&gif("right_clavicle"))
+            .unwrap();
         mask(left).save(&gif("left_lung")).unwrap();
         mask(right).save(&gif("right_lung")).unwrap();
         mask(heart).save(&gif("heart")).unwrap();
@@ -337,26 +352,9 @@ fn class_tree() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, pred, truth)
 }
 
-fn labels_config(dir: &Path) -> PathBuf {
-    // the classes of a training config: lungs from two mask folders
-    let path = dir.join("labels.toml");
-    std::fs::write(
-        &path,
-        r#"name = "scr"
-[model]
-preset = "msa-u2net-tiny"
-[data]
-dataset = "jsrt"
-[data.labels]
-mode = "multi-label"
-classes = [
-  { name = "lungs", masks = ["left_lung", "right_lung"] },
-  { name = "heart" },
-]
-"#,
-    )
-    .unwrap();
-    path
+/// The committed JSRT config: lungs from two mask folders, heart, clavicles from two.
+fn jsrt_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/jsrt/msa-u2net.toml")
 }
 
 #[test]
@@ -370,7 +368,7 @@ fn scores_several_classes_per_class_with_mask_folders_unioned() {
         .arg("--truth")
         .arg(&truth)
         .arg("--labels")
-        .arg(labels_config(dir.path()))
+        .arg(jsrt_config())
         .arg("--json")
         .arg(&json)
         .arg("--csv")
@@ -390,16 +388,28 @@ fn scores_several_classes_per_class_with_mask_folders_unioned() {
     assert_eq!(classes[1]["images"][0]["iou"], 1.0);
     assert_eq!(classes[1]["images"][1]["iou"], 0.5);
     assert_eq!(classes[1]["mean"]["iou"], 0.75);
-    assert_eq!(v["mean_over_classes"]["mean"]["iou"], 0.875);
+    assert_eq!(classes[2]["mean"]["iou"], 1.0);
+    let mean_iou = v["mean_over_classes"]["mean"]["iou"].as_f64().unwrap();
+    assert!((mean_iou - 2.75 / 3.0).abs() < 1e-12, "{mean_iou}");
     let csv = std::fs::read_to_string(&csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert!(
-        lines[0].starts_with("class,row,id,f1,iou,") && lines[0].ends_with(",hd95,mean_contour_distance"),
+        lines[0].starts_with("class,row,id,f1,iou,")
+            && lines[0].ends_with(",hd95,mean_contour_distance"),
         "{}",
         lines[0]
     );
-    assert!(lines[1].starts_with("lungs,image,JPCLN001,1.0,"), "{}", lines[1]);
-    assert!(lines.last().unwrap().starts_with("mean over classes,pooled,,"));
+    assert!(
+        lines[1].starts_with("lungs,image,JPCLN001,1.0,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .starts_with("mean over classes,pooled,,")
+    );
 }
 
 #[test]
@@ -407,6 +417,7 @@ fn class_folders_are_found_without_flags_and_bad_class_trees_exit_2() {
     // only class sub-folders under --pred: scored per class (sorted names), truth per class
     let (_dir, pred, truth) = class_tree();
     std::fs::rename(truth.join("left_lung"), truth.join("lungs")).unwrap();
+    std::fs::rename(truth.join("left_clavicle"), truth.join("clavicles")).unwrap();
     let run = |extra: &[&str]| {
         let mut cmd = medseg();
         cmd.arg("score")
@@ -451,7 +462,11 @@ fn multi_class_scores_label_maps_and_names_a_bad_label() {
     for (k, class) in ["background", "left", "right"].iter().enumerate() {
         std::fs::create_dir_all(pred.join(class)).unwrap();
         save_u16(&pred.join(class).join("a.png"), |x, y| {
-            if label(x, y) as usize == k { 50000 } else { 10000 }
+            if label(x, y) as usize == k {
+                50000
+            } else {
+                10000
+            }
         });
     }
     let json = dir.path().join("m.json");
@@ -462,7 +477,13 @@ fn multi_class_scores_label_maps_and_names_a_bad_label() {
             .arg(&pred)
             .arg("--truth")
             .arg(&truth)
-            .args(["--classes", "background,left,right", "--mode", "multi-class", "--json"])
+            .args([
+                "--classes",
+                "background,left,right",
+                "--mode",
+                "multi-class",
+                "--json",
+            ])
             .arg(&json);
         cmd
     };
@@ -471,9 +492,14 @@ fn multi_class_scores_label_maps_and_names_a_bad_label() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["mode"], "multi-class");
     // the background is reported but left out of the mean over classes
-    assert_eq!(v["mean_over_classes"]["classes"], serde_json::json!(["left", "right"]));
+    assert_eq!(
+        v["mean_over_classes"]["classes"],
+        serde_json::json!(["left", "right"])
+    );
     assert_eq!(v["classes"][1]["mean"]["f1"], 1.0);
-    save_map("a.png", &|x, y| if x == 0 && y == 0 { 7 } else { label(x, y) });
+    save_map("a.png", &|x, y| {
+        if x == 0 && y == 0 { 7 } else { label(x, y) }
+    });
     run()
         .assert()
         .code(2)

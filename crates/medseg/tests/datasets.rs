@@ -644,7 +644,11 @@ fn synthetic_trees_load_in_their_official_layouts() {
     };
     assert_eq!(heart.size(), (64, 64));
     let overlap = |a: &medseg::data::Mask, b: &medseg::data::Mask| {
-        a.data.iter().zip(&b.data).filter(|(x, y)| **x && **y).count()
+        a.data
+            .iter()
+            .zip(&b.data)
+            .filter(|(x, y)| **x && **y)
+            .count()
     };
     assert!(overlap(left_lung, left_clavicle) > 0);
     assert_eq!(overlap(left_lung, heart), 0);

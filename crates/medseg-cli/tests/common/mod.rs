@@ -169,4 +169,3 @@ impl Reply {
         assert!(message.contains(needle), "'{message}' lacks '{needle}'");
     }
 }
-

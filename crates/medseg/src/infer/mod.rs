@@ -161,7 +161,13 @@ impl ClassPrediction {
             crate::viz::save_png(&class.probability, class_file("prob"))?;
             if let Some(truth) = truth {
                 crate::viz::save_png(
-                    &crate::viz::error_map(&pictures.masks[k], &truth[k], Some(&self.fov.data), w, h),
+                    &crate::viz::error_map(
+                        &pictures.masks[k],
+                        &truth[k],
+                        Some(&self.fov.data),
+                        w,
+                        h,
+                    ),
                     class_file("error"),
                 )?;
             }
