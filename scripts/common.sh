@@ -118,7 +118,7 @@ eval_variant() {
     for f in "${files[@]}"; do
         cp "$evalout/$f" "$dest/" || return 1
     done
-    echo "   $dest/ ($label): $(grep "^pooled" "$dest/eval.txt")"
+    echo "   $dest/ ($label): $(grep -E "^(pooled|mean over classes)" "$dest/eval.txt")"
 }
 
 # clear_outputs RESULTS RESUMED: removes what run_config is about to rewrite in RESULTS, so that

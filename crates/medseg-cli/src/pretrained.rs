@@ -7,7 +7,7 @@ use burn::tensor::Device;
 use medseg::infer::Predictor;
 
 /// Name and safetensors bytes of each shipped model.
-const MODELS: [(&str, &[u8]); 4] = [
+const MODELS: [(&str, &[u8]); 5] = [
     (
         "drive",
         include_bytes!(concat!(
@@ -34,6 +34,13 @@ const MODELS: [(&str, &[u8]); 4] = [
         include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../weights/kvasir.safetensors"
+        )),
+    ),
+    (
+        "jsrt",
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../weights/jsrt.safetensors"
         )),
     ),
 ];

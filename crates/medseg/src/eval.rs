@@ -8,7 +8,8 @@
 //! `panel/<id>.png` (image, truth, prediction, errors side by side).
 //!
 //! A model with several classes ([`evaluate_classes`]) writes `metrics.json` in the
-//! [`ClassesReport`] schema, `metrics.txt` (its table), `timing.csv`, and per image
+//! [`ClassesReport`] schema, `metrics.csv` ([`ClassesReport::to_csv`]), `metrics.txt` (its
+//! table), `timing.csv`, and per image
 //! `prob/<class>/<id>.png`, `error/<class>/<id>.png`, `labels/<id>.png` and `overlay/<id>.png`
 //! (see [`crate::infer::ClassPrediction::save`]).
 
@@ -95,6 +96,7 @@ pub fn evaluate_classes(
     let report = acc.finish()?;
     if let Some(out) = out {
         write_atomic(&out.join("metrics.json"), report.to_json().as_bytes())?;
+        write_atomic(&out.join("metrics.csv"), report.to_csv().as_bytes())?;
         write_atomic(&out.join("metrics.txt"), report.table().as_bytes())?;
         write_csv(&out.join("timing.csv"), &timing)?;
     }

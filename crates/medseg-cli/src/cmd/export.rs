@@ -23,7 +23,7 @@ pub struct ExportArgs {
     /// official U-2-Net checkpoint (`u2net.pth`, `u2netp.pth`; with --model).
     #[arg(required_unless_present = "pretrained", conflicts_with = "pretrained")]
     pub input: Option<PathBuf>,
-    /// A pretrained model embedded in this binary instead of a file (drive, stare, ph2, kvasir).
+    /// A pretrained model embedded in this binary instead of a file (drive, stare, ph2, kvasir, jsrt).
     #[arg(long)]
     pub pretrained: Option<String>,
     /// The preset an official U-2-Net checkpoint is loaded into: u2net or u2netp.

@@ -25,7 +25,7 @@ pub struct PredictArgs {
         required_unless_present = "pretrained"
     )]
     pub weights: Option<PathBuf>,
-    /// A pretrained model embedded in this binary: drive, stare, ph2 or kvasir.
+    /// A pretrained model embedded in this binary: drive, stare, ph2, kvasir or jsrt.
     #[arg(long)]
     pub pretrained: Option<String>,
     /// The preset an official U-2-Net checkpoint given as --weights (`u2net.pth`,
