@@ -484,9 +484,8 @@ mod tests {
     }
 }
 
-/// One synthetic chest radiograph: the grey image and one mask per
-/// [`STRUCTURES`](crate::data::datasets::jsrt::STRUCTURES) entry, in that order, at twice the
-/// image's size (as JSRT's SCR masks are).
+/// One synthetic chest radiograph: the grey image and one mask per [`STRUCTURES`] entry, in that
+/// order, at twice the image's size (as JSRT's SCR masks are).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChestSample {
     pub image: Plane,

@@ -380,8 +380,8 @@ impl Predictor {
 
     /// The per-class probability maps (one for a binary model; a sigmoid per channel, or the
     /// softmax for multi-class weights), 0 outside `fov`: the image (and FOV) resampled by the
-    /// scale factor, cropped to the FOV ([`Predictor::crop_box`]), preprocessed and tiled
-    /// through the network, each map restored to the original size.
+    /// scale factor, cropped to the FOV's bounding box (see [`CROP_MARGIN`]), preprocessed and
+    /// tiled through the network, each map restored to the original size.
     pub fn predict_classes(
         &self,
         image: &RgbPlanes,
