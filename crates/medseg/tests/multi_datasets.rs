@@ -218,3 +218,22 @@ fn multi_class_label_maps_load_one_hot_and_reject_stray_values() {
         e => panic!("expected BadLabel, got {e}"),
     }
 }
+
+/// The fingerprint (and so `medseg plan`) measures single-mask datasets; a multi-structure tree
+/// gets an error that says so and where to start instead, not "no labelled cases".
+#[test]
+fn fingerprint_of_a_multi_structure_tree_says_what_to_use_instead() {
+    use medseg::data::fingerprint::fingerprint;
+    use medseg::data::synth::{SynthConfig, SynthKind, write_dataset};
+    let t = tempfile::tempdir().unwrap();
+    let cfg = SynthConfig {
+        kind: SynthKind::Chest,
+        count: 2,
+        size: 16,
+        seed: 1,
+    };
+    write_dataset(&cfg, t.path()).unwrap();
+    let err = fingerprint(DatasetKind::Jsrt, t.path(), 1).unwrap_err();
+    assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    assert!(err.to_string().contains("configs/jsrt"), "{err}");
+}

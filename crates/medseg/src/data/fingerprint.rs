@@ -146,6 +146,14 @@ pub fn fingerprint_cases(
     cases: Vec<Case>,
     threads: usize,
 ) -> Result<Fingerprint> {
+    if cases.iter().any(|c| c.mask.is_none() && !c.structures.is_empty()) {
+        return Err(Error::InvalidInput(format!(
+            "{} holds one mask folder per structure (several structures per image); the \
+             fingerprint and `medseg plan` measure single-mask datasets only so far: start from \
+             a multi-structure config such as configs/jsrt/msa-u2net.toml (data.labels)",
+            root.display()
+        )));
+    }
     let cases: Vec<Case> = cases.into_iter().filter(|c| c.mask.is_some()).collect();
     if cases.is_empty() {
         return Err(Error::InvalidInput(format!(
