@@ -146,7 +146,10 @@ pub fn fingerprint_cases(
     cases: Vec<Case>,
     threads: usize,
 ) -> Result<Fingerprint> {
-    if cases.iter().any(|c| c.mask.is_none() && !c.structures.is_empty()) {
+    if cases
+        .iter()
+        .any(|c| c.mask.is_none() && !c.structures.is_empty())
+    {
         return Err(Error::InvalidInput(format!(
             "{} holds one mask folder per structure (several structures per image); the \
              fingerprint and `medseg plan` measure single-mask datasets only so far: start from \
