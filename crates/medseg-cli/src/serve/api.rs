@@ -438,15 +438,18 @@ fn segment_blocking(
             )
         } else {
             let pictures = prediction.pictures(&image, labels, threshold);
-            let background = labels.mode == medseg::data::labels::LabelMode::MultiClass;
+            // the structures' masks: all of them, but a multi-class background (label 0)
+            let multi_class = labels.mode == medseg::data::labels::LabelMode::MultiClass;
+            let ids = labels.ids();
+            let structures: Vec<&Vec<bool>> = pictures
+                .masks
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| !(multi_class && ids[*k] == 0))
+                .map(|(_, m)| m)
+                .collect();
             let any = (0..pictures.masks[0].len())
-                .filter(|&i| {
-                    pictures
-                        .masks
-                        .iter()
-                        .enumerate()
-                        .any(|(k, m)| m[i] && !(background && labels.ids()[k] == 0))
-                })
+                .filter(|&i| structures.iter().any(|m| m[i]))
                 .count();
             let classes = pictures
                 .classes
