@@ -244,6 +244,12 @@ pub struct TrainSection {
     /// one pass. At most `batch_size`.
     #[serde(default = "one")]
     pub replicas: usize,
+    /// Initial weights of a fresh run (fine-tuning), as `medseg train --init` (which overrides
+    /// it): a medseg weights file of the same network, as trained, or an official U-2-Net
+    /// checkpoint. A relative path is taken from the directory medseg runs in (the repository
+    /// root for the committed configs). Ignored when resuming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 fn one() -> usize {

@@ -398,7 +398,7 @@ impl<'a> Trainer<'a> {
         };
         if opts.resume {
             trainer.restore(observer)?;
-        } else if let Some(path) = &opts.init {
+        } else if let Some(path) = opts.init.as_ref().or(cfg.train.init.as_ref()) {
             trainer.model = initial_weights(cfg, path, &trainer.device)?;
             observer.on_start(&format!("initial weights from {}", path.display()));
         }
@@ -618,7 +618,7 @@ fn initial_weights(cfg: &ExperimentConfig, path: &Path, device: &Device) -> Resu
     if crate::models::checkpoint::is_pytorch_checkpoint(path) {
         if cfg.out_channels() != 1 {
             return Err(Error::InvalidConfig(format!(
-                "--init {}: the official U-2-Net checkpoints have one output channel, the config {}",
+                "initial weights {} (--init or train.init): the official U-2-Net checkpoints have one output channel, the config {}",
                 path.display(),
                 cfg.out_channels()
             )));
@@ -632,7 +632,7 @@ fn initial_weights(cfg: &ExperimentConfig, path: &Path, device: &Device) -> Resu
     if meta.fused || json(&meta.model) != json(&config) || net.out_channels() != cfg.out_channels()
     {
         return Err(Error::InvalidConfig(format!(
-            "--init {}: its network ({}) differs from the config's model; initial weights must be of the same network, as trained (not fused)",
+            "initial weights {} (--init or train.init): its network ({}) differs from the config's model; initial weights must be of the same network, as trained (not fused)",
             path.display(),
             if meta.fused {
                 "fused"
