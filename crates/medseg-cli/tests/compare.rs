@@ -125,3 +125,92 @@ fn bad_results_exit_2_naming_the_file() {
         .code(2)
         .stderr(predicate::str::contains("unknown metric 'hd95'"));
 }
+
+/// A per-class report (the schema `medseg eval` writes for a K-class model) of the same 12
+/// images, at `dir/last/metrics.json`: `heart` as `run` writes it, `clavicles` shifted by
+/// `clavicles_shift`.
+fn classes_run(dir: &Path, clavicles_shift: f64) {
+    let class = |name: &str, shift: f64| {
+        let values: Vec<f64> = (0..12).map(|i| 0.70 + 0.01 * i as f64 + shift).collect();
+        let images: Vec<serde_json::Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut s = scores(*v);
+                s["id"] = serde_json::json!(format!("{:02}", i + 1));
+                s["hd95"] = serde_json::json!(3.0);
+                s["mean_contour_distance"] = serde_json::json!(1.0);
+                s
+            })
+            .collect();
+        let mut mean = scores(values.iter().sum::<f64>() / 12.0);
+        mean["hd95"] = serde_json::json!(3.0);
+        mean["mean_contour_distance"] = serde_json::json!(1.0);
+        mean["distances_undefined"] = serde_json::json!(0);
+        serde_json::json!({"name": name, "images": images, "mean": mean, "pooled": scores(0.8)})
+    };
+    let heart = class("heart", 0.0);
+    let report = serde_json::json!({
+        "mode": "multi-label", "threshold": 0.5,
+        "classes": [heart, class("clavicles", clavicles_shift)],
+        "mean_over_classes": {"classes": ["heart", "clavicles"], "mean": heart["mean"], "pooled": scores(0.8)}
+    });
+    std::fs::create_dir_all(dir.join("last")).unwrap();
+    std::fs::write(dir.join("last/metrics.json"), report.to_string()).unwrap();
+}
+
+#[test]
+fn per_class_results_compare_on_the_named_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, shift) in [
+        ("a1", 0.0),
+        ("a2", 0.002),
+        ("a3", -0.001),
+        ("b1", 0.05),
+        ("b2", 0.052),
+        ("b3", 0.049),
+    ] {
+        classes_run(&d.join(name), shift);
+    }
+    let compare = |class: Option<&str>| {
+        let mut cmd = medseg();
+        cmd.arg("compare");
+        if let Some(class) = class {
+            cmd.args(["--class", class]);
+        }
+        cmd.arg("--a")
+            .args([d.join("a1"), d.join("a2"), d.join("a3")])
+            .arg("--b")
+            .args([d.join("b1"), d.join("b2"), d.join("b3")]);
+        cmd.assert()
+    };
+    compare(Some("clavicles"))
+        .success()
+        .stdout(predicate::str::contains("B higher on 12 of 12"))
+        .stdout(predicate::str::contains("verdict: B better than A"));
+    // The heart is the same in every run.
+    compare(Some("heart"))
+        .success()
+        .stdout(predicate::str::contains("B - A: +0.0000"));
+    compare(None).code(2).stderr(predicate::str::contains(
+        "name the class to compare with --class (one of heart, clavicles)",
+    ));
+    compare(Some("lungs"))
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no class 'lungs' in this report (its classes: heart, clavicles)",
+        ));
+    // A binary result has no classes.
+    run(&d.join("binary"), 0.0);
+    medseg()
+        .args(["compare", "--class", "heart", "--a"])
+        .arg(d.join("binary"))
+        .arg("--b")
+        .arg(d.join("a1"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--class heart: this is the report of a binary model",
+        ));
+}

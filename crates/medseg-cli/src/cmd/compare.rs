@@ -4,13 +4,15 @@
 //!
 //! Each result is a metrics JSON file (`medseg eval` / `medseg score --json`) or a run or result
 //! folder: `last/metrics.json` (the last epoch's weights, the protocol of docs/results.md) when
-//! present, else `metrics.json`.
+//! present, else `metrics.json`. Results of a K-class model (the per-class schema) are compared
+//! on one class, named with `--class`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use medseg::durable::write_atomic;
 use medseg::metrics::MetricReport;
+use medseg::metrics::classes::ClassesReport;
 use medseg::metrics::compare::{Aggregate, Comparison, compare};
 use medseg::metrics::stats::Spread;
 
@@ -36,6 +38,10 @@ pub struct CompareArgs {
     /// A run's score: the mean over test images or the value pooled over their pixels.
     #[arg(long, value_enum, default_value_t = AggregateArg::Mean)]
     pub aggregate: AggregateArg,
+    /// The class to compare, for results of a K-class model (per-class metrics JSON); required
+    /// there, refused for binary results.
+    #[arg(long, value_name = "NAME")]
+    pub class: Option<String>,
     /// Significance level of the paired test.
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
@@ -52,8 +58,8 @@ pub enum AggregateArg {
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
-    let a = load_all(&args.a)?;
-    let b = load_all(&args.b)?;
+    let a = load_all(&args.a, args.class.as_deref())?;
+    let b = load_all(&args.b, args.class.as_deref())?;
     let aggregate = match args.aggregate {
         AggregateArg::Mean => Aggregate::Mean,
         AggregateArg::Pooled => Aggregate::Pooled,
@@ -74,12 +80,13 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_all(paths: &[PathBuf]) -> anyhow::Result<Vec<MetricReport>> {
-    paths.iter().map(|p| load(p)).collect()
+fn load_all(paths: &[PathBuf], class: Option<&str>) -> anyhow::Result<Vec<MetricReport>> {
+    paths.iter().map(|p| load(p, class)).collect()
 }
 
-/// Reads one result: a metrics JSON file or a folder holding one.
-fn load(path: &Path) -> anyhow::Result<MetricReport> {
+/// Reads one result: a metrics JSON file or a folder holding one; of a per-class report, the
+/// class `class`.
+fn load(path: &Path, class: Option<&str>) -> anyhow::Result<MetricReport> {
     let file = if path.is_dir() {
         let last = path.join("last").join("metrics.json");
         let top = path.join("metrics.json");
@@ -98,13 +105,33 @@ fn load(path: &Path) -> anyhow::Result<MetricReport> {
         path.to_path_buf()
     };
     let text = std::fs::read_to_string(&file).map_err(|e| medseg::Error::io(&file, e))?;
-    serde_json::from_str(&text).map_err(|e| {
+    let invalid = |message: String| -> anyhow::Error {
+        medseg::Error::InvalidInput(format!("{}: {message}", file.display())).into()
+    };
+    if let Ok(classes) = serde_json::from_str::<ClassesReport>(&text) {
+        let Some(name) = class else {
+            return Err(invalid(format!(
+                "a per-class report: name the class to compare with --class (one of {})",
+                classes.names().join(", ")
+            )));
+        };
+        return classes.class(name).map_err(|e| match e {
+            medseg::Error::InvalidInput(message) => invalid(message),
+            other => other.into(),
+        });
+    }
+    let report: MetricReport = serde_json::from_str(&text).map_err(|e| {
         medseg::Error::InvalidInput(format!(
             "{} is not a medseg metrics report: {e}",
             file.display()
         ))
-        .into()
-    })
+    })?;
+    if let Some(name) = class {
+        return Err(invalid(format!(
+            "--class {name}: this is the report of a binary model, which has no classes"
+        )));
+    }
+    Ok(report)
 }
 
 fn spread_row(name: &str, s: &Spread) -> String {

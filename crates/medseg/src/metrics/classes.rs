@@ -30,7 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{MetricAccumulator, Scores};
+use super::report::{ImageScores, MetricAccumulator, MetricReport, Scores};
 use super::surface::contour_distances;
 use crate::data::labels::{LabelMode, LabelsConfig};
 use crate::{Error, Result};
@@ -101,6 +101,40 @@ pub struct ClassesReport {
 }
 
 impl ClassesReport {
+    /// One class's scores as a binary [`MetricReport`] (per image, mean and pooled; the contour
+    /// distances left out), for the tools that take one score per image (`medseg compare`).
+    /// Unknown names are an error listing the classes.
+    pub fn class(&self, name: &str) -> Result<MetricReport> {
+        let c = self
+            .classes
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "no class '{name}' in this report (its classes: {})",
+                    self.names().join(", ")
+                ))
+            })?;
+        Ok(MetricReport {
+            threshold: self.threshold,
+            images: c
+                .images
+                .iter()
+                .map(|i| ImageScores {
+                    id: i.id.clone(),
+                    scores: i.scores,
+                })
+                .collect(),
+            mean: c.mean.scores,
+            pooled: c.pooled,
+        })
+    }
+
+    /// The class names, in channel order.
+    pub fn names(&self) -> Vec<&str> {
+        self.classes.iter().map(|c| c.name.as_str()).collect()
+    }
+
     /// Pretty-printed JSON in the documented schema.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a ClassesReport always serialises to JSON")
